@@ -1,0 +1,258 @@
+"""Configuration: one TOML file decoded into msgspec Structs.
+
+The file is found through ``--config``, then ``OUTREACH_CONFIG``, then
+``outreach.toml`` in the user's config directory; with none, every default applies
+(SQLite in the data directory, the ``outbox`` sender). Every table rejects keys it
+does not know, and the error names the key, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import platformdirs
+
+from .errors import ConfigError
+from .secrets import SecretRef
+
+APP_NAME = "outreach"
+CONFIG_ENV = "OUTREACH_CONFIG"
+DATA_DIR_ENV = "OUTREACH_DATA_DIR"
+
+T = TypeVar("T")
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of every config table: unknown keys are errors."""
+
+
+class WebSettings(_Section):
+    """``[web]``: where the browser app listens and how it is reached."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Required before binding anything but loopback; sent as a bearer token or cookie.
+    access_token: SecretRef | None = None
+    #: The address recipients reach (unsubscribe and tracking links); defaults to host:port.
+    public_url: str | None = None
+
+
+class DatabaseSettings(_Section):
+    """``[database]``: where the store lives."""
+
+    #: SQLite file; defaults to ``<data dir>/outreach.db``.
+    path: str | None = None
+    #: Seconds a writer waits for SQLite's lock before giving up.
+    busy_timeout: float = 30.0
+
+
+class SenderSettings(_Section):
+    """``[sender]``: which sender delivers mail, and what takes over when it is down.
+
+    Each ``[sender.<name>]`` sub-table holds that sender's own settings; the sender
+    decodes it with :meth:`PluginContext.sender_options`.
+    """
+
+    backend: str = "outbox"
+    failover: list[str] = []
+    backends: dict[str, dict[str, Any]] = {}
+
+
+class MailboxSettings(_Section):
+    """One ``[[mailboxes]]`` entry: a sender identity and its sending policy."""
+
+    name: str
+    from_address: str
+    backend: str | None = None
+    daily_cap: int = 30
+    window: str = "09:00-17:00"
+    weekdays_only: bool = True
+    min_gap_seconds: int = 90
+    reply_to: str | None = None
+    tracking: bool = True
+    #: Raise the cap gradually: on day N it is ``min(daily_cap, ramp_up_start + N * ramp_up_step)``.
+    ramp_up_start: int | None = None
+    ramp_up_step: int = 5
+    #: Per-mailbox overrides of the backend's settings (``[mailboxes.settings]``).
+    settings: dict[str, Any] = {}
+
+
+class ComplianceSettings(_Section):
+    """``[compliance]``: what the law asks of every message."""
+
+    physical_address: str | None = None
+    sender_name: str | None = None
+    retention_days: int = 90
+
+
+class Settings(_Section):
+    """The whole configuration."""
+
+    data_dir: str | None = None
+    #: Plugin names never loaded (built-in or installed).
+    disabled: list[str] = []
+    log_level: str = "info"
+    web: WebSettings = msgspec.field(default_factory=WebSettings)
+    database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
+    sender: SenderSettings = msgspec.field(default_factory=SenderSettings)
+    mailboxes: list[MailboxSettings] = []
+    compliance: ComplianceSettings = msgspec.field(default_factory=ComplianceSettings)
+    #: ``[plugins.<name>]`` tables, decoded by each plugin with :func:`decode_section`.
+    plugins: dict[str, dict[str, Any]] = {}
+    #: Where the settings were read from (not a key in the file).
+    source: str | None = None
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory, created on first use."""
+        path = Path(self.data_dir) if self.data_dir else default_data_dir()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file."""
+        return Path(self.database.path) if self.database.path else self.data_path / "outreach.db"
+
+
+def default_data_dir() -> Path:
+    """``OUTREACH_DATA_DIR`` if set, else the platform's user data directory."""
+    env = os.environ.get(DATA_DIR_ENV)
+    return Path(env) if env else Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def default_config_path() -> Path:
+    """Where the config file is looked for when none is named."""
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "outreach.toml"
+
+
+def _dec_hook(type_: type, obj: Any) -> Any:
+    if type_ is SecretRef:
+        if not isinstance(obj, str):
+            raise ValueError("a secret must be a string such as 'env:NAME'")
+        return SecretRef(obj)
+    raise NotImplementedError
+
+
+def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, SecretRef):
+        return str(obj)
+    raise NotImplementedError
+
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<key>[^`]+)`")
+
+
+def _explain(exc: msgspec.ValidationError, where: str, prefix: str = "") -> ConfigError:
+    """Turn msgspec's message into one that names the key as written in the file."""
+    match = _AT.match(str(exc))
+    message = match.group("msg") if match else str(exc)
+    path = (match.group("path") or "") if match else ""
+    dotted = (prefix + path.replace("[", ".").replace("]", "")).strip(".")
+    dotted = re.sub(r"^\.", "", dotted.replace("..", "."))
+    unknown = _UNKNOWN.match(message)
+    if unknown:
+        key = f"{dotted}.{unknown.group('key')}" if dotted else unknown.group("key")
+        return ConfigError(
+            f"{where}: unknown key '{key}'. Check its spelling against the README's configuration section."
+        )
+    if dotted:
+        return ConfigError(f"{where}: '{dotted}': {message[0].lower()}{message[1:]}.")
+    return ConfigError(f"{where}: {message}.")
+
+
+def decode_section(raw: dict[str, Any], type_: type[T], *, where: str, prefix: str = "") -> T:
+    """Decode one config table into ``type_``, naming any wrong key in the error."""
+    try:
+        return msgspec.convert(raw, type_, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        raise _explain(exc, where, prefix) from None
+
+
+def _lift_sender_tables(raw: dict[str, Any]) -> dict[str, Any]:
+    """Move ``[sender.<name>]`` sub-tables under ``sender.backends``."""
+    sender = raw.get("sender")
+    if not isinstance(sender, dict):
+        return raw
+    known = {"backend", "failover", "backends"}
+    lifted = {k: v for k, v in sender.items() if k in known}
+    tables = {k: v for k, v in sender.items() if k not in known}
+    for name, value in tables.items():
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"unknown key 'sender.{name}'. [sender] takes 'backend', 'failover' and "
+                "one [sender.<name>] table per sender."
+            )
+    lifted["backends"] = {**lifted.get("backends", {}), **tables}
+    return {**raw, "sender": lifted}
+
+
+def parse_settings(raw: dict[str, Any], *, source: str = "the configuration") -> Settings:
+    """Decode an already parsed TOML document into :class:`Settings`."""
+    if "source" in raw:
+        raise ConfigError(f"{source}: unknown key 'source'.")
+    settings = decode_section(_lift_sender_tables(raw), Settings, where=source)
+    settings.source = source
+    return settings
+
+
+def load_settings(path: str | Path | None = None, *, data_dir: str | Path | None = None) -> Settings:
+    """Find, read and decode the config file; apply a data directory override.
+
+    :param path: an explicit config file (``--config``); it must exist.
+    :param data_dir: overrides ``data_dir`` (``--data-dir``); ``OUTREACH_DATA_DIR``
+        applies when neither this nor the file sets one.
+    """
+    explicit = path or os.environ.get(CONFIG_ENV)
+    candidate = Path(explicit) if explicit else default_config_path()
+    if explicit and not candidate.is_file():
+        raise ConfigError(f"No config file at {candidate}; check the path given to --config or {CONFIG_ENV}.")
+    if candidate.is_file():
+        try:
+            raw = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{candidate} is not valid TOML: {exc}.") from None
+        settings = parse_settings(raw, source=str(candidate))
+    else:
+        settings = Settings()
+    if data_dir is not None:
+        settings.data_dir = str(data_dir)
+    elif settings.data_dir is None and os.environ.get(DATA_DIR_ENV):
+        settings.data_dir = os.environ[DATA_DIR_ENV]
+    return settings
+
+
+_SECRET_KEY = re.compile(r"pass|secret|token|key|credential", re.I)
+
+
+def _redact(value: Any, key: str = "") -> Any:
+    """Hide anything under a secret-looking key that is not a reference."""
+    if isinstance(value, dict):
+        return {k: _redact(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, key) for v in value]
+    if isinstance(value, str) and _SECRET_KEY.search(key):
+        try:
+            return str(SecretRef(value))
+        except ValueError:
+            return "***redacted***"
+    return value
+
+
+def settings_as_dict(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data; secrets appear as their references, never resolved."""
+    data = _redact(msgspec.to_builtins(settings, enc_hook=_enc_hook))
+    # Show [sender.<name>] tables where the file has them.
+    data["sender"] = {
+        **{k: v for k, v in data["sender"].items() if k != "backends"},
+        **data["sender"]["backends"],
+    }
+    data["data_dir"] = str(settings.data_path)
+    data["database"]["path"] = str(settings.database_path)
+    return data

@@ -1,0 +1,59 @@
+"""What a plugin may know about the running outreach: its own settings, a place on disk,
+saved state, and keys for signing.
+
+A plugin receives a :class:`PluginContext` in its registration hooks. It reads its
+own config table through it, never the raw TOML, so a typo in that table is an error
+that names the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .config import Settings, decode_section
+from .crypto import Vault
+from .services import plugin_state
+
+T = TypeVar("T")
+
+
+class PluginContext:
+    """One plugin's view of the configuration, the data directory, and its saved state."""
+
+    def __init__(self, settings: Settings, vault: Vault | None = None) -> None:
+        self.settings = settings
+        self._vault = vault
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory (created if missing)."""
+        return self.settings.data_path
+
+    def plugin_options(self, plugin: str, type_: type[T]) -> T:
+        """Decode ``[plugins.<plugin>]`` into ``type_`` (an empty table if absent)."""
+        raw = self.settings.plugins.get(plugin, {})
+        return decode_section(
+            raw, type_, where=self.settings.source or "the configuration", prefix=f"plugins.{plugin}."
+        )
+
+    def sender_options(self, sender: str, type_: type[T], overrides: dict[str, Any] | None = None) -> T:
+        """Decode ``[sender.<sender>]`` into ``type_``, with per-mailbox ``overrides`` on top."""
+        raw = {**self.settings.sender.backends.get(sender, {}), **(overrides or {})}
+        return decode_section(
+            raw, type_, where=self.settings.source or "the configuration", prefix=f"sender.{sender}."
+        )
+
+    def signing_key(self, purpose: str) -> bytes:
+        """A secret key for ``purpose`` (signing links, tokens), stable across restarts."""
+        if self._vault is None:
+            raise RuntimeError("signing keys are available once the store is open")
+        return self._vault.derive(f"plugin:{purpose}")
+
+    async def load_state(self, plugin: str, key: str, default: Any = None) -> Any:
+        """A value this plugin saved under ``key`` with :meth:`save_state`."""
+        return await plugin_state.load(plugin, key, default)
+
+    async def save_state(self, plugin: str, key: str, value: Any) -> None:
+        """Save a small JSON-able value under ``key`` for this plugin's next run."""
+        await plugin_state.save(plugin, key, value)

@@ -1,0 +1,156 @@
+"""The values that cross the plugin boundary, in and out.
+
+A plugin receives and returns only these Structs (and :class:`~outreach.kernel.models.Lead`),
+never a database row, so a plugin keeps working whatever the store looks like.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+
+class DiscoveryQuery(msgspec.Struct, kw_only=True):
+    """What a discovery source is asked to find.
+
+    ``query`` is the search ("dentists") or, for a file source, the path to read;
+    ``location`` is place text ("Austin, TX") or ``"lat,lng"``; ``options`` carries
+    source-specific settings (a CSV header mapping, a grid size).
+    """
+
+    query: str
+    location: str | None = None
+    max_results: int | None = None
+    language: str = "en"
+    options: dict[str, Any] = {}
+
+
+class DiscoveredBusiness(msgspec.Struct, kw_only=True):
+    """One business as a discovery source found it.
+
+    Only ``business_name`` is required. ``metadata`` keeps the raw extracted fields
+    and anything source-specific (plus code, hours, sponsored flag, strategy used).
+    """
+
+    business_name: str
+    category: str | None = None
+    categories: list[str] = []
+    location: str | None = None
+    city: str | None = None
+    country_code: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    phone: str | None = None
+    website_url: str | None = None
+    email: str | None = None
+    contact_name: str | None = None
+    maps_url: str | None = None
+    place_id: str | None = None
+    data_id: str | None = None
+    rating: float | None = None
+    review_count: int | None = None
+    confidence: float | None = None
+    metadata: dict[str, Any] = {}
+
+
+class Enrichment(msgspec.Struct, kw_only=True):
+    """What one enricher learned about one lead.
+
+    ``data`` is stored on the lead under the enricher's name; ``lead_fields`` are
+    values the enricher proposes for the lead's own columns (``email``, ``phone``,
+    ``contact_name``, ``website_url``, ``score``...), applied in enricher order.
+    """
+
+    data: dict[str, Any] = {}
+    lead_fields: dict[str, Any] = {}
+    confidence: float | None = None
+    source: str | None = None
+
+
+class OutgoingMessage(msgspec.Struct, kw_only=True):
+    """A fully rendered email, ready for a sender.
+
+    ``message_id`` is generated and stored before the send, so a sender must use it
+    as the ``Message-ID`` header; ``headers`` carries extra headers to set verbatim
+    (``List-Unsubscribe`` and friends from the compliance checks).
+    """
+
+    email_id: int
+    message_id: str
+    from_address: str
+    to_address: str
+    subject: str
+    text: str
+    html: str | None = None
+    headers: dict[str, str] = {}
+    in_reply_to: str | None = None
+    references: list[str] = []
+    thread_id: str | None = None
+    mailbox: str | None = None
+    lead_id: int | None = None
+    step_number: int = 1
+
+
+class SendReceipt(msgspec.Struct, kw_only=True):
+    """What a sender returns after a server accepted a message."""
+
+    message_id: str
+    provider_message_id: str | None = None
+    provider_thread_id: str | None = None
+    accepted_at: datetime | None = None
+    detail: str | None = None
+
+
+class VerdictAction(StrEnum):
+    """What a compliance check decided about a message."""
+
+    ALLOW = "allow"
+    BLOCK = "block"
+    DEFER = "defer"
+
+
+class Verdict(msgspec.Struct, kw_only=True):
+    """A compliance check's answer: allow, block (with a reason) or defer (until when)."""
+
+    action: VerdictAction = VerdictAction.ALLOW
+    reason: str | None = None
+    until: datetime | None = None
+    check: str | None = None
+
+    @classmethod
+    def allow(cls) -> Verdict:
+        """A verdict that lets the message go."""
+        return cls(action=VerdictAction.ALLOW)
+
+    @classmethod
+    def block(cls, reason: str) -> Verdict:
+        """A verdict that stops the message for good, saying why."""
+        return cls(action=VerdictAction.BLOCK, reason=reason)
+
+    @classmethod
+    def defer(cls, until: datetime, reason: str) -> Verdict:
+        """A verdict that holds the message back until ``until``."""
+        return cls(action=VerdictAction.DEFER, until=until, reason=reason)
+
+
+class ComplianceContext(msgspec.Struct, kw_only=True):
+    """What a compliance check may know besides the message itself."""
+
+    lead: Any = None
+    mailbox: str | None = None
+    sender: str | None = None
+    now: datetime | None = None
+    extra: dict[str, Any] = {}
+
+
+class InboundMessage(msgspec.Struct, kw_only=True):
+    """A raw message that arrived in a watched mailbox (a reply, an auto-reply, a bounce)."""
+
+    raw: bytes
+    source: str
+    mailbox: str | None = None
+    uid: str | None = None
+    received_at: datetime | None = None

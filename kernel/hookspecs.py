@@ -1,0 +1,174 @@
+"""The whole plugin API of outreach: every hook a plugin can implement.
+
+Hooks come in three kinds:
+
+- *registration* hooks (``register_*``) are called once, when the plugin manager is
+  built; a plugin calls ``register(obj)`` for each object it provides, and the kernel
+  owns the registry, refuses duplicate names and remembers which plugin gave what;
+- *event* hooks are called after a change has been committed, for side effects;
+- *extension* hooks let a plugin add web routes and CLI commands.
+
+Hooks are plain synchronous calls. The async work lives in the objects a plugin
+registers (see :mod:`outreach.kernel.protocols`). An implementation may accept any
+subset of a hook's arguments, by name::
+
+    from outreach.kernel import hookimpl
+
+    @hookimpl
+    def register_senders(register, context):
+        register(MySender(context.sender_options("mine", MyOptions)))
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import click
+
+    from .context import PluginContext
+    from .models import Email, Lead
+    from .protocols import ComplianceCheck, DiscoverySource, Enricher, ReplySource, Sender
+
+PROJECT_NAME = "outreach"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+#: The marker a plugin puts on each hook implementation.
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# -- registration ---------------------------------------------------------------------
+
+
+@hookspec
+def register_discovery_sources(register: Callable[[DiscoverySource], None], context: PluginContext) -> None:
+    """Register sources that find businesses.
+
+    Called once when the plugin manager is built.
+
+    :param register: call ``register(source)`` for each
+        :class:`~outreach.kernel.protocols.DiscoverySource`; its ``name`` is what
+        ``outreach discover --source`` and the Discover page select.
+    :param context: the plugin's view of the configuration and the data directory.
+    :return: nothing; results go through ``register``.
+    """
+
+
+@hookspec
+def register_enrichers(register: Callable[[Enricher], None], context: PluginContext) -> None:
+    """Register enrichers that learn more about each lead during analysis.
+
+    Called once when the plugin manager is built. The analysis job runs every
+    enricher on every lead in ascending ``order``.
+
+    :param register: call ``register(enricher)`` for each
+        :class:`~outreach.kernel.protocols.Enricher`.
+    :param context: the plugin's view of the configuration and the data directory.
+    :return: nothing; results go through ``register``.
+    """
+
+
+@hookspec
+def register_senders(register: Callable[[Sender], None], context: PluginContext) -> None:
+    """Register senders that deliver email.
+
+    Called once when the plugin manager is built.
+
+    :param register: call ``register(sender)`` for each
+        :class:`~outreach.kernel.protocols.Sender`; its ``name`` is what
+        ``[sender] backend`` (or a mailbox's ``backend``) selects in the config.
+    :param context: the plugin's view of the configuration; a sender reads its
+        settings from ``[sender.<name>]`` with :meth:`PluginContext.sender_options`.
+    :return: nothing; results go through ``register``.
+    """
+
+
+@hookspec
+def register_compliance_checks(register: Callable[[ComplianceCheck], None], context: PluginContext) -> None:
+    """Register checks that every message must pass before it is claimed for sending.
+
+    Called once when the plugin manager is built. Every registered check runs on
+    every message; one ``block`` stops it, one ``defer`` holds it back.
+
+    :param register: call ``register(check)`` for each
+        :class:`~outreach.kernel.protocols.ComplianceCheck`.
+    :param context: the plugin's view of the configuration.
+    :return: nothing; results go through ``register``.
+    """
+
+
+@hookspec
+def register_reply_sources(register: Callable[[ReplySource], None], context: PluginContext) -> None:
+    """Register sources of inbound mail: replies, auto-replies and bounces.
+
+    Called once when the plugin manager is built; the kernel polls each source.
+
+    :param register: call ``register(source)`` for each
+        :class:`~outreach.kernel.protocols.ReplySource`.
+    :param context: the plugin's view of the configuration and its saved state.
+    :return: nothing; results go through ``register``.
+    """
+
+
+# -- events ---------------------------------------------------------------------------
+
+
+@hookspec
+def lead_transitioned(lead: Lead, old_state: str, new_state: str, actor: str) -> None:
+    """A lead changed state; the change is already committed.
+
+    Called once per transition, after the transaction that applied it. An
+    exception here is logged and does not undo the change.
+
+    :param lead: the lead as it is now.
+    :param old_state: the state it left.
+    :param new_state: the state it entered.
+    :param actor: who made the change (``web``, ``cli``, ``system:analysis``...).
+    :return: nothing.
+    """
+
+
+@hookspec
+def email_transitioned(email: Email, old_state: str, new_state: str, actor: str) -> None:
+    """An outgoing email changed state; the change is already committed.
+
+    Called once per transition, after the transaction that applied it. An
+    exception here is logged and does not undo the change.
+
+    :param email: the email as it is now.
+    :param old_state: the state it left.
+    :param new_state: the state it entered.
+    :param actor: who made the change.
+    :return: nothing.
+    """
+
+
+# -- extensions -----------------------------------------------------------------------
+
+
+@hookspec
+def register_routes(register: Callable[[Any], None], context: PluginContext) -> None:
+    """Add pages or API endpoints to the web app.
+
+    Called once when the web app is built.
+
+    :param register: call ``register(handler)`` with a Litestar route handler,
+        ``Controller`` or ``Router``.
+    :param context: the plugin's view of the configuration.
+    :return: nothing; results go through ``register``.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to the ``outreach`` command line.
+
+    Called once when the CLI starts.
+
+    :param cli: the top-level click group; add commands with ``@cli.command()``.
+    :return: nothing.
+    """

@@ -1,0 +1,69 @@
+"""Logging: JSON lines in ``<data dir>/logs/outreach.log`` and readable console output.
+
+Event names are past-tense verbs in snake_case (``lead_discovered``, ``email_sent``)
+with ids and durations as fields. Personal data is never logged: log a lead's id,
+not its address.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+
+import structlog
+
+_SHARED = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
+
+
+def configure_logging(data_dir: Path, *, level: str = "info", console_level: str | None = None) -> Path:
+    """Send structlog and stdlib logging to the JSON log file and to stderr.
+
+    :param level: the level written to the file.
+    :param console_level: the level shown on the console (defaults to ``level``).
+    :return: the log file's path.
+    """
+    log_dir = data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "outreach.log"
+
+    file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=5)
+    file_handler.setLevel(level.upper())
+    file_handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=structlog.processors.JSONRenderer(), foreign_pre_chain=_SHARED
+        )
+    )
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel((console_level or level).upper())
+    console.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()), foreign_pre_chain=_SHARED
+        )
+    )
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_outreach", False):
+            root.removeHandler(handler)
+            handler.close()
+    for handler in (file_handler, console):
+        handler._outreach = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if level.lower() == "debug" else logging.INFO)
+    # Libraries that chatter at INFO (Piccolo announces the SQLite version per engine).
+    for noisy in ("piccolo", "httpx", "httpcore", "aiosqlite", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    structlog.configure(
+        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    return path

@@ -1,0 +1,134 @@
+"""Domain records: what the kernel reads from and writes to its store.
+
+These msgspec Structs are what crosses module boundaries (services, web, CLI,
+plugins); Piccolo rows never leave :mod:`outreach.kernel.store`. Field names follow
+the seed schema, since they are also the JSON that users script against.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+
+class EnrichmentRecord(msgspec.Struct, kw_only=True):
+    """One enricher's output as stored on a lead."""
+
+    enricher: str
+    data: dict[str, Any] = {}
+    confidence: float | None = None
+    source: str | None = None
+    at: datetime | None = None
+
+
+class Lead(msgspec.Struct, kw_only=True):
+    """A business that might be written to, with what is known about it."""
+
+    id: int
+    business_name: str
+    category: str | None = None
+    categories: list[str] = []
+    location: str | None = None
+    city: str | None = None
+    country_code: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    maps_url: str | None = None
+    place_id: str | None = None
+    website_url: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    contact_name: str | None = None
+    rating: float | None = None
+    review_count: int | None = None
+    lifecycle_state: str = "discovered"
+    review_status: str = "none"
+    score: float | None = None
+    discovery_source: str | None = None
+    discovery_confidence: float | None = None
+    discovery_metadata: dict[str, Any] = {}
+    enrichment: dict[str, EnrichmentRecord] = {}
+    failure_reason: str | None = None
+    version: int = 1
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class Email(msgspec.Struct, kw_only=True):
+    """One message in the outbox: a step of a sequence for one lead."""
+
+    id: int
+    lead_id: int
+    sequence_id: int | None = None
+    step_number: int = 1
+    mailbox: str | None = None
+    sender_backend: str | None = None
+    to_address: str | None = None
+    from_address: str | None = None
+    subject: str = ""
+    body_text: str = ""
+    body_html: str | None = None
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: list[str] = []
+    provider_message_id: str | None = None
+    provider_thread_id: str | None = None
+    state: str = "queued"
+    attempts: int = 0
+    due_at: datetime | None = None
+    last_error: str | None = None
+    needs_attention: bool = False
+    category: str | None = None
+    sent_at: datetime | None = None
+    version: int = 1
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class Job(msgspec.Struct, kw_only=True):
+    """A long-running piece of work (a discovery, an import, an analysis run)."""
+
+    id: int
+    kind: str
+    params: dict[str, Any] = {}
+    state: str = "queued"
+    progress_done: int = 0
+    progress_total: int | None = None
+    counters: dict[str, int] = {}
+    report: list[dict[str, Any]] = []
+    result: dict[str, Any] = {}
+    error: str | None = None
+    cancel_requested: bool = False
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class AuditEntry(msgspec.Struct, kw_only=True):
+    """One recorded change: who did what to which record, and from what to what."""
+
+    id: int
+    entity: str
+    entity_id: int
+    action: str
+    actor: str
+    old_value: Any = None
+    new_value: Any = None
+    request_id: str | None = None
+    created_at: datetime | None = None
+
+
+class Page(msgspec.Struct, kw_only=True):
+    """One page of a longer list, with what is needed to draw a pager."""
+
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the whole list has (at least one)."""
+        return max(1, -(-self.total // self.per_page))

@@ -1,0 +1,258 @@
+"""Building the plugin manager, and the typed facade the rest of outreach calls.
+
+:func:`build_plugin_host` does what tox's and pytest's managers do: block the names
+the config disables, load the ``outreach.plugins`` entry points, register the
+built-ins from :data:`DEFAULT_PLUGINS` through the same public API, check every hook
+name, and collect what each plugin registers. A plugin that fails to import, names a
+hook that does not exist, or breaks while registering is reported by name and left
+out; the others keep working.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+from collections.abc import Iterable
+from types import ModuleType
+from typing import Any
+
+import msgspec
+import pluggy
+import structlog
+
+from . import hookspecs
+from .config import Settings
+from .context import PluginContext
+from .crypto import Vault
+from .errors import PluginError
+from .protocols import ComplianceCheck, DiscoverySource, Enricher, ReplySource, Sender
+from .registry import Registry
+
+ENTRY_POINT_GROUP = "outreach.plugins"
+
+#: The built-in plugins, registered exactly as a third-party plugin is.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "outreach.plugins.csv_import",
+    "outreach.plugins.outbox",
+)
+
+#: Registration hooks and the registry each one fills: attribute, hook, kind, Protocol.
+REGISTRATIONS: tuple[tuple[str, str, str, type], ...] = (
+    ("discovery_sources", "register_discovery_sources", "discovery source", DiscoverySource),
+    ("enrichers", "register_enrichers", "enricher", Enricher),
+    ("senders", "register_senders", "sender", Sender),
+    ("compliance_checks", "register_compliance_checks", "compliance check", ComplianceCheck),
+    ("reply_sources", "register_reply_sources", "reply source", ReplySource),
+)
+
+
+class PluginFailure(msgspec.Struct):
+    """A plugin that was left out, and why."""
+
+    name: str
+    error: str
+
+
+class PluginInfo(msgspec.Struct, kw_only=True):
+    """What ``outreach plugins`` shows for one plugin."""
+
+    name: str
+    version: str | None
+    origin: str
+    hooks: list[str]
+    registered: dict[str, list[str]]
+
+
+def _version() -> str | None:
+    try:
+        return importlib.metadata.version("outreach")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+class PluginHost:
+    """The plugin manager and everything the plugins registered, behind typed methods."""
+
+    def __init__(self, pm: pluggy.PluginManager, context: PluginContext) -> None:
+        self.pm = pm
+        self.context = context
+        self.failures: list[PluginFailure] = []
+        self.discovery_sources: Registry[DiscoverySource] = Registry("discovery source", DiscoverySource)
+        self.enrichers: Registry[Enricher] = Registry("enricher", Enricher)
+        self.senders: Registry[Sender] = Registry("sender", Sender)
+        self.compliance_checks: Registry[ComplianceCheck] = Registry("compliance check", ComplianceCheck)
+        self.reply_sources: Registry[ReplySource] = Registry("reply source", ReplySource)
+        self._origins: dict[str, tuple[str, str | None]] = {}
+
+    # -- building --------------------------------------------------------------------
+
+    def _fail(self, name: str, error: str) -> None:
+        self.failures.append(PluginFailure(name=name, error=error))
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin)
+
+    def add_plugin(self, plugin: object, name: str, origin: str, version: str | None) -> None:
+        """Register one plugin object, checking that every hook it implements exists."""
+        if self.pm.is_blocked(name):
+            return
+        try:
+            self.pm.register(plugin, name=name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            # A hook implementation with arguments its spec does not have, or a name clash.
+            self._fail(name, str(exc))
+            return
+        self._origins[name] = (origin, version)
+        unknown = [
+            attr
+            for attr in dir(plugin)
+            if self.pm.parse_hookimpl_opts(plugin, attr) is not None and attr not in _SPEC_NAMES
+        ]
+        if unknown:
+            hints = []
+            for attr in unknown:
+                close = difflib.get_close_matches(attr, _SPEC_NAMES, n=1)
+                hints.append(f"'{attr}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            self._fail(name, f"implements {', '.join(hints)}, which is not an outreach hook")
+
+    def collect(self) -> None:
+        """Call every registration hook, plugin by plugin, filling the registries."""
+        for attribute, hook_name, _kind, _protocol in REGISTRATIONS:
+            registry: Registry[Any] = getattr(self, attribute)
+            for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+                plugin_name = impl.plugin_name
+                if self.pm.get_plugin(plugin_name) is None:
+                    continue
+
+                def register(obj: Any, _plugin: str = plugin_name, _r: Registry[Any] = registry) -> None:
+                    _r.add(obj, _plugin)
+
+                try:
+                    _call(impl, register=register, context=self.context)
+                except Exception as exc:  # a broken plugin must not take the app down
+                    self._fail(plugin_name, f"failed in {hook_name}: {exc}")
+
+    # -- facade ----------------------------------------------------------------------
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every loaded plugin with its hooks and what it registered."""
+        infos = []
+        for name, plugin in self.pm.list_name_plugin():
+            if plugin is None:
+                continue
+            origin, version = self._origins.get(name, ("unknown", None))
+            registered = {
+                kind: getattr(self, attribute).by_plugin(name)
+                for attribute, _hook, kind, _proto in REGISTRATIONS
+                if getattr(self, attribute).by_plugin(name)
+            }
+            hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+            infos.append(
+                PluginInfo(name=name, version=version, origin=origin, hooks=hooks, registered=registered)
+            )
+        return sorted(infos, key=lambda info: (info.origin != "builtin", info.name))
+
+    def sorted_enrichers(self) -> list[Enricher]:
+        """Enrichers in the order analysis runs them."""
+        return sorted(self.enrichers, key=lambda enricher: getattr(enricher, "order", 100))
+
+    def notify(self, event: str, **kwargs: Any) -> None:
+        """Fire an event hook; one plugin's exception is logged and does not stop the others."""
+        for impl in reversed(getattr(self.pm.hook, event).get_hookimpls()):
+            try:
+                _call(impl, **kwargs)
+            except Exception as exc:
+                structlog.get_logger("outreach.plugins").error(
+                    "plugin_event_failed", plugin=impl.plugin_name, hook_event=event, error=str(exc)
+                )
+
+    def route_handlers(self) -> list[Any]:
+        """Route handlers that plugins add to the web app."""
+        handlers: list[Any] = []
+        for impl in reversed(self.pm.hook.register_routes.get_hookimpls()):
+            try:
+                _call(impl, register=handlers.append, context=self.context)
+            except Exception as exc:
+                self._fail(impl.plugin_name, f"failed in register_routes: {exc}")
+        return handlers
+
+    def add_commands(self, cli: Any) -> None:
+        """Let plugins add commands to the CLI group ``cli``."""
+        for impl in reversed(self.pm.hook.register_commands.get_hookimpls()):
+            try:
+                _call(impl, cli=cli)
+            except Exception as exc:
+                self._fail(impl.plugin_name, f"failed in register_commands: {exc}")
+
+
+_SPEC_NAMES = sorted(
+    name
+    for name in dir(hookspecs)
+    if not name.startswith("_") and hasattr(getattr(hookspecs, name), "outreach_spec")
+)
+
+
+def _call(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+    """Call one hook implementation with the subset of arguments it accepts."""
+    return impl.function(**{name: kwargs[name] for name in impl.argnames if name in kwargs})
+
+
+def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
+    return importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+
+
+def build_plugin_host(
+    settings: Settings,
+    *,
+    vault: Vault | None = None,
+    load_entry_points: bool = True,
+    extra: Iterable[tuple[str, object]] = (),
+    builtins: Iterable[str] = DEFAULT_PLUGINS,
+) -> PluginHost:
+    """Build a fresh plugin manager and collect everything its plugins register.
+
+    :param settings: the configuration; ``settings.disabled`` names plugins to skip.
+    :param vault: keys for plugins that sign things (tracking links).
+    :param load_entry_points: load third-party plugins from the entry-point group.
+    :param extra: ``(name, plugin)`` pairs to register too (tests use this).
+    :param builtins: module names of the built-in plugins.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    for name in settings.disabled:
+        pm.set_blocked(name)
+    host = PluginHost(pm, PluginContext(settings, vault))
+
+    if load_entry_points:
+        for entry_point in _entry_points():
+            if pm.is_blocked(entry_point.name):
+                continue
+            version = entry_point.dist.version if entry_point.dist else None
+            try:
+                plugin = entry_point.load()
+            except Exception as exc:
+                host._fail(entry_point.name, f"could not be imported: {exc!r}")
+                continue
+            host.add_plugin(plugin, entry_point.name, "entry point", version)
+
+    for module_name in builtins:
+        short = module_name.rsplit(".", 1)[-1]
+        if pm.is_blocked(short):
+            continue
+        try:
+            module: ModuleType = importlib.import_module(module_name)
+        except Exception as exc:
+            host._fail(short, f"could not be imported: {exc!r}")
+            continue
+        host.add_plugin(module, short, "builtin", _version())
+
+    for name, plugin in extra:
+        host.add_plugin(plugin, name, "extra", None)
+
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:  # add_plugin already caught these by name
+        raise PluginError(str(exc)) from exc
+    host.collect()
+    return host

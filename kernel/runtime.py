@@ -1,0 +1,65 @@
+"""The running outreach: settings, keys, store, plugins and services, opened together.
+
+The web app, the CLI and the worker each open one :class:`Runtime` and reach every
+service through it; tests open a fresh one per test on a temporary data directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import structlog
+from piccolo.engine.sqlite import SQLiteEngine
+
+from .config import Settings
+from .crypto import Vault, load_vault
+from .job_runner import JobRunner
+from .plugins import PluginHost, build_plugin_host
+from .services import discovery
+from .services.emails import EmailService
+from .services.jobs import JobService
+from .services.leads import LeadService
+from .store.engine import open_database
+
+log = structlog.get_logger("outreach.runtime")
+
+
+class Runtime:
+    """Everything a front end needs, built from one :class:`Settings`."""
+
+    def __init__(self, settings: Settings, vault: Vault, plugins: PluginHost, engine: SQLiteEngine) -> None:
+        self.settings = settings
+        self.vault = vault
+        self.plugins = plugins
+        self.engine = engine
+        self.leads = LeadService(self)
+        self.emails = EmailService(self)
+        self.jobs = JobService()
+        self.runner = JobRunner(self)
+        self.runner.register(discovery.JOB_KIND, discovery.run_discovery)
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        load_entry_points: bool = True,
+        extra_plugins: Iterable[tuple[str, object]] = (),
+    ) -> Runtime:
+        """Open the store (migrating it), load the keys and build the plugins."""
+        vault = load_vault(settings.data_path)
+        engine = await open_database(settings.database_path, settings.database.busy_timeout)
+        plugins = build_plugin_host(
+            settings, vault=vault, load_entry_points=load_entry_points, extra=extra_plugins
+        )
+        for failure in plugins.failures:
+            log.warning("plugin_failed", plugin=failure.name, error=failure.error)
+        return cls(settings, vault, plugins, engine)
+
+    async def start_background(self) -> None:
+        """Start the job runner (for ``serve`` and ``worker``)."""
+        await self.runner.start()
+
+    async def close(self) -> None:
+        """Stop background work; running jobs are left resumable."""
+        await self.runner.stop()

@@ -1,0 +1,375 @@
+"""Leads: storing what discovery finds, reading them back, and changing their state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ..contracts import DiscoveredBusiness
+from ..errors import ConcurrentUpdate, IllegalTransition, NotFound
+from ..identity import identity_key
+from ..models import Lead, Page
+from ..states import LEAD_MACHINE, REVIEW_UNDO_STATES, LeadState
+from ..store.engine import write_transaction
+from ..store.mapping import lead_columns, lead_from_row
+from ..store.tables import EmailRow, LeadRow
+from . import audit
+from .transitions import apply_transition, utcnow
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+#: Lead fields a discovery may fill in; a later discovery overwrites them only with values.
+DISCOVERY_FIELDS = (
+    "business_name",
+    "category",
+    "categories",
+    "location",
+    "city",
+    "country_code",
+    "latitude",
+    "longitude",
+    "maps_url",
+    "place_id",
+    "website_url",
+    "email",
+    "phone",
+    "contact_name",
+    "rating",
+    "review_count",
+)
+
+SORTS = {
+    "id": LeadRow.id,
+    "business_name": LeadRow.business_name,
+    "category": LeadRow.category,
+    "city": LeadRow.city,
+    "score": LeadRow.score,
+    "rating": LeadRow.rating,
+    "created_at": LeadRow.created_at,
+    "updated_at": LeadRow.updated_at,
+}
+
+
+class LeadQuery(msgspec.Struct, kw_only=True):
+    """Filters, sort and page for a list of leads."""
+
+    state: str | None = None
+    category: str | None = None
+    location: str | None = None
+    min_score: float | None = None
+    text: str | None = None
+    sort: str = "id"
+    descending: bool = False
+    page: int = 1
+    per_page: int = 50
+
+
+class BulkResult(msgspec.Struct, kw_only=True):
+    """The outcome of a bulk state change: what moved, and why the rest did not."""
+
+    changed: list[int] = []
+    skipped: dict[int, str] = {}
+
+
+class LeadDetail(msgspec.Struct, kw_only=True):
+    """Everything held about one lead (for ``leads show`` and the detail panel)."""
+
+    lead: Lead
+    emails: list[Any] = []
+    audit: list[Any] = []
+
+
+def _where(query: LeadQuery) -> Any:
+    clauses = []
+    if query.state:
+        clauses.append(LeadRow.lifecycle_state == query.state)
+    if query.category:
+        clauses.append(LeadRow.category.ilike(f"%{query.category}%"))
+    if query.location:
+        clauses.append(
+            LeadRow.location.ilike(f"%{query.location}%") | LeadRow.city.ilike(f"%{query.location}%")
+        )
+    if query.min_score is not None:
+        clauses.append(LeadRow.score >= query.min_score)
+    if query.text:
+        pattern = f"%{query.text}%"
+        clauses.append(
+            LeadRow.business_name.ilike(pattern)
+            | LeadRow.category.ilike(pattern)
+            | LeadRow.location.ilike(pattern)
+            | LeadRow.website_url.ilike(pattern)
+        )
+    where = None
+    for clause in clauses:
+        where = clause if where is None else where & clause
+    return where
+
+
+class LeadService:
+    """Reads and changes leads; fires ``lead_transitioned`` after each committed change."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+
+    def _lead(self, row: dict[str, Any]) -> Lead:
+        return lead_from_row(row, self._rt.vault)
+
+    async def get(self, lead_id: int) -> Lead:
+        """One lead; :class:`NotFound` if there is none."""
+        row = await LeadRow.select().where(LeadRow.id == lead_id).first()
+        if row is None:
+            raise NotFound(f"There is no lead with id {lead_id}; `outreach leads list` shows them.")
+        return self._lead(row)
+
+    async def find_by_email(self, email: str) -> list[Lead]:
+        """Leads whose email address is ``email`` (matched by keyed hash)."""
+        rows = await LeadRow.select().where(LeadRow.email_hash == self._rt.vault.hash_email(email))
+        return [self._lead(row) for row in rows]
+
+    async def list(self, query: LeadQuery | None = None) -> Page:
+        """One page of leads matching ``query``."""
+        query = query or LeadQuery()
+        per_page = max(1, min(query.per_page, 500))
+        page = max(1, query.page)
+        where = _where(query)
+        select = LeadRow.select()
+        count = LeadRow.count()
+        if where is not None:
+            select, count = select.where(where), count.where(where)
+        column = SORTS.get(query.sort, LeadRow.id)
+        select = select.order_by(column, ascending=not query.descending).order_by(LeadRow.id)
+        rows = await select.limit(per_page).offset((page - 1) * per_page)
+        return Page(items=[self._lead(r) for r in rows], total=await count, page=page, per_page=per_page)
+
+    async def ids_matching(self, query: LeadQuery) -> list[int]:
+        """Ids of every lead matching ``query``'s filters (all pages)."""
+        select = LeadRow.select(LeadRow.id)
+        where = _where(query)
+        if where is not None:
+            select = select.where(where)
+        return [row["id"] for row in await select.order_by(LeadRow.id)]
+
+    async def count_by_state(self) -> dict[str, int]:
+        """How many leads are in each state (every state present, zeros included)."""
+        counts = dict.fromkeys(LeadState, 0)
+        rows = await LeadRow.raw("SELECT lifecycle_state, COUNT(*) AS n FROM leads GROUP BY lifecycle_state")
+        for row in rows:
+            counts[row["lifecycle_state"]] = row["n"]
+        return {str(state): n for state, n in counts.items()}
+
+    async def upsert_discovered(self, business: DiscoveredBusiness, source: str) -> tuple[Lead, str]:
+        """Store a discovered business: a new lead, or an update of the one it already is.
+
+        :return: the lead and what happened: ``created``, ``updated`` or ``unchanged``.
+        """
+        key = identity_key(business)
+        values = {name: getattr(business, name) for name in DISCOVERY_FIELDS}
+        async with write_transaction():
+            existing = await LeadRow.select().where(LeadRow.identity_key == key).first()
+            if existing is None:
+                row = LeadRow(
+                    identity_key=key,
+                    discovery_source=source,
+                    discovery_confidence=business.confidence,
+                    discovery_metadata=business.metadata,
+                    **lead_columns({k: v for k, v in values.items() if v not in (None, [])}, self._rt.vault),
+                )
+                inserted = await LeadRow.insert(row).returning(*LeadRow.all_columns())
+                lead = self._lead(inserted[0])
+                await audit.record("lead", lead.id, "discovered", f"source:{source}", new={"source": source})
+                return lead, "created"
+            current = self._lead(existing)
+            changed = {
+                name: value
+                for name, value in values.items()
+                if value not in (None, [], "") and getattr(current, name) != value
+            }
+            metadata = {**current.discovery_metadata, **business.metadata}
+            if not changed and metadata == current.discovery_metadata:
+                return current, "unchanged"
+            columns: dict[Any, Any] = {
+                getattr(LeadRow, name): value for name, value in lead_columns(changed, self._rt.vault).items()
+            }
+            columns[LeadRow.discovery_metadata] = metadata
+            columns[LeadRow.discovery_source] = source
+            if business.confidence is not None:
+                columns[LeadRow.discovery_confidence] = business.confidence
+            columns[LeadRow.version] = current.version + 1
+            columns[LeadRow.updated_at] = utcnow()
+            updated = await (
+                LeadRow.update(columns).where(LeadRow.id == current.id).returning(*LeadRow.all_columns())
+            )
+            await audit.record(
+                "lead",
+                current.id,
+                "rediscovered",
+                f"source:{source}",
+                old={name: _plain(getattr(current, name)) for name in changed},
+                new={name: _plain(value) for name, value in changed.items()},
+            )
+            return self._lead(updated[0]), "updated"
+
+    async def update_fields(
+        self,
+        lead_id: int,
+        values: dict[str, Any],
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        action: str = "edited",
+    ) -> Lead:
+        """Change a lead's own fields (not its state), versioned and audited."""
+        async with write_transaction():
+            current = await self.get(lead_id)
+            if expected_version is not None and current.version != expected_version:
+                raise ConcurrentUpdate("lead", lead_id, expected_version)
+            columns: dict[Any, Any] = {
+                getattr(LeadRow, name): value for name, value in lead_columns(values, self._rt.vault).items()
+            }
+            columns[LeadRow.version] = current.version + 1
+            columns[LeadRow.updated_at] = utcnow()
+            updated = await (
+                LeadRow.update(columns)
+                .where((LeadRow.id == lead_id) & (LeadRow.version == current.version))
+                .returning(*LeadRow.all_columns())
+            )
+            if not updated:
+                raise ConcurrentUpdate("lead", lead_id, current.version)
+            await audit.record(
+                "lead",
+                lead_id,
+                action,
+                actor,
+                old={name: _plain(getattr(current, name, None)) for name in values},
+                new={name: _plain(value) for name, value in values.items()},
+            )
+        return self._lead(updated[0])
+
+    async def transition(
+        self,
+        lead_id: int,
+        new_state: str,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> Lead:
+        """Move one lead to ``new_state``; see :func:`apply_transition`."""
+        async with write_transaction():
+            if new_state == LeadState.PENDING_REVIEW:
+                await self._refuse_undo_after_outreach([lead_id])
+            row, old = await apply_transition(
+                LeadRow,
+                LEAD_MACHINE,
+                "lifecycle_state",
+                lead_id,
+                new_state,
+                actor=actor,
+                expected_version=expected_version,
+                changes=lead_columns(changes or {}, self._rt.vault),
+                audit_changes=changes,
+                reason=reason,
+            )
+        lead = self._lead(row)
+        self._rt.plugins.notify(
+            "lead_transitioned", lead=lead, old_state=old, new_state=new_state, actor=actor
+        )
+        return lead
+
+    async def _refuse_undo_after_outreach(self, lead_ids: Iterable[int]) -> None:
+        ids = list(lead_ids)
+        rows = await LeadRow.select(LeadRow.id, LeadRow.lifecycle_state).where(LeadRow.id.is_in(ids))
+        undoing = [r["id"] for r in rows if r["lifecycle_state"] in REVIEW_UNDO_STATES]
+        if not undoing:
+            return
+        mailed = await (
+            EmailRow.select(EmailRow.lead)
+            .where(EmailRow.lead.is_in(undoing) & (EmailRow.state != "cancelled"))
+            .first()
+        )
+        if mailed is not None:
+            raise IllegalTransition("lead", "reviewed with email in the outbox", "pending_review")
+
+    async def transition_many(self, lead_ids: Iterable[int], new_state: str, *, actor: str) -> BulkResult:
+        """Move many leads at once; leads that cannot make the move are skipped with a reason.
+
+        One transaction, chunked updates and one batch of audit rows, so thousands
+        of leads move in about a second.
+        """
+        ids = sorted(set(lead_ids))
+        result = BulkResult()
+        sources = LEAD_MACHINE.sources_of(new_state)
+        now = utcnow()
+        changed_rows: list[tuple[dict[str, Any], str]] = []
+        async with write_transaction():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows = await LeadRow.select(LeadRow.id, LeadRow.lifecycle_state).where(
+                    LeadRow.id.is_in(chunk)
+                )
+                states = {row["id"]: row["lifecycle_state"] for row in rows}
+                for lead_id in chunk:
+                    state = states.get(lead_id)
+                    if state is None:
+                        result.skipped[lead_id] = "no such lead"
+                    elif state not in sources:
+                        result.skipped[lead_id] = f"cannot go from '{state}' to '{new_state}'"
+                movable = [i for i in chunk if i in states and states[i] in sources]
+                if new_state == LeadState.PENDING_REVIEW and movable:
+                    movable = await self._without_outreach(movable, result)
+                if not movable:
+                    continue
+                updated = await (
+                    LeadRow.update(
+                        {
+                            LeadRow.lifecycle_state: new_state,
+                            LeadRow.version: LeadRow.version + 1,
+                            LeadRow.updated_at: now,
+                        }
+                    )
+                    .where(LeadRow.id.is_in(movable) & LeadRow.lifecycle_state.is_in(list(sources)))
+                    .returning(*LeadRow.all_columns())
+                )
+                changed_rows.extend((row, states[row["id"]]) for row in updated)
+            await audit.record_many(
+                audit.audit_row(
+                    "lead",
+                    row["id"],
+                    f"transition:{old}->{new_state}",
+                    actor,
+                    old={"lifecycle_state": old},
+                    new={"lifecycle_state": new_state, "bulk": True},
+                )
+                for row, old in changed_rows
+            )
+        result.changed = [row["id"] for row, _ in changed_rows]
+        for row, old in changed_rows:
+            self._rt.plugins.notify(
+                "lead_transitioned", lead=self._lead(row), old_state=old, new_state=new_state, actor=actor
+            )
+        return result
+
+    async def _without_outreach(self, ids: list[int], result: BulkResult) -> list[int]:
+        mailed = {
+            row["lead"]
+            for row in await EmailRow.select(EmailRow.lead).where(
+                EmailRow.lead.is_in(ids) & (EmailRow.state != "cancelled")
+            )
+        }
+        for lead_id in mailed:
+            result.skipped[lead_id] = "an email to this lead is already in the outbox"
+        return [i for i in ids if i not in mailed]
+
+    async def detail(self, lead_id: int) -> LeadDetail:
+        """The lead with its emails and its audit trail."""
+        lead = await self.get(lead_id)
+        emails = await self._rt.emails.for_lead(lead_id)
+        return LeadDetail(lead=lead, emails=emails, audit=await audit.trail("lead", lead_id))
+
+
+def _plain(value: Any) -> Any:
+    return msgspec.to_builtins(value) if value is not None else None

@@ -1,0 +1,157 @@
+"""The one place where store rows become domain Structs and back.
+
+Rows arrive as dicts from Piccolo queries. Personal data is decrypted on the way out
+and encrypted (with its keyed hash) on the way in, so nothing above this module ever
+sees a Fernet token and nothing below it ever sees clear text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ..crypto import Vault
+from ..models import AuditEntry, Email, EnrichmentRecord, Job, Lead
+from ..states import review_status
+
+#: Lead columns that hold encrypted personal data.
+LEAD_PII = ("email", "phone", "contact_name")
+#: Email columns that hold encrypted personal data.
+EMAIL_PII = ("to_address",)
+
+
+def _json(value: Any, default: Any) -> Any:
+    """Piccolo returns JSON columns as text on SQLite; decode them."""
+    if value is None:
+        return default
+    if isinstance(value, str | bytes):
+        return msgspec.json.decode(value) if value else default
+    return value
+
+
+def lead_from_row(row: dict[str, Any], vault: Vault) -> Lead:
+    """A :class:`Lead` from a ``leads`` row."""
+    enrichment = {
+        name: msgspec.convert(record, EnrichmentRecord)
+        for name, record in _json(row.get("enrichment"), {}).items()
+    }
+    return Lead(
+        id=row["id"],
+        business_name=row["business_name"],
+        category=row.get("category"),
+        categories=_json(row.get("categories"), []),
+        location=row.get("location"),
+        city=row.get("city"),
+        country_code=row.get("country_code"),
+        latitude=row.get("latitude"),
+        longitude=row.get("longitude"),
+        maps_url=row.get("maps_url"),
+        place_id=row.get("place_id"),
+        website_url=row.get("website_url"),
+        email=vault.decrypt(row.get("email")),
+        phone=vault.decrypt(row.get("phone")),
+        contact_name=vault.decrypt(row.get("contact_name")),
+        rating=row.get("rating"),
+        review_count=row.get("review_count"),
+        lifecycle_state=row["lifecycle_state"],
+        review_status=review_status(row["lifecycle_state"]),
+        score=row.get("score"),
+        discovery_source=row.get("discovery_source"),
+        discovery_confidence=row.get("discovery_confidence"),
+        discovery_metadata=_json(row.get("discovery_metadata"), {}),
+        enrichment=enrichment,
+        failure_reason=row.get("failure_reason"),
+        version=row.get("version", 1),
+        created_at=row.get("created_at"),
+        updated_at=row.get("updated_at"),
+    )
+
+
+def lead_columns(values: dict[str, Any], vault: Vault) -> dict[str, Any]:
+    """Column values for writing lead fields: personal data encrypted, email hashed."""
+    out = dict(values)
+    if "email" in out:
+        email = (out["email"] or "").strip() or None
+        out["email"] = vault.encrypt(email)
+        out["email_hash"] = vault.hash_email(email)
+    for name in ("phone", "contact_name"):
+        if name in out:
+            out[name] = vault.encrypt(out[name])
+    return out
+
+
+def email_from_row(row: dict[str, Any], vault: Vault) -> Email:
+    """An :class:`Email` from an ``emails`` row."""
+    return Email(
+        id=row["id"],
+        lead_id=row["lead"],
+        sequence_id=row.get("sequence_id"),
+        step_number=row.get("step_number", 1),
+        mailbox=row.get("mailbox"),
+        sender_backend=row.get("sender_backend"),
+        to_address=vault.decrypt(row.get("to_address")),
+        from_address=row.get("from_address"),
+        subject=row.get("subject") or "",
+        body_text=row.get("body_text") or "",
+        body_html=row.get("body_html"),
+        message_id=row.get("message_id"),
+        in_reply_to=row.get("in_reply_to"),
+        references=_json(row.get("references"), []),
+        provider_message_id=row.get("provider_message_id"),
+        provider_thread_id=row.get("provider_thread_id"),
+        state=row["state"],
+        attempts=row.get("attempts", 0),
+        due_at=row.get("due_at"),
+        last_error=row.get("last_error"),
+        needs_attention=bool(row.get("needs_attention")),
+        category=row.get("category"),
+        sent_at=row.get("sent_at"),
+        version=row.get("version", 1),
+        created_at=row.get("created_at"),
+        updated_at=row.get("updated_at"),
+    )
+
+
+def email_columns(values: dict[str, Any], vault: Vault) -> dict[str, Any]:
+    """Column values for writing email fields: the recipient encrypted and hashed."""
+    out = dict(values)
+    if "to_address" in out:
+        out["to_hash"] = vault.hash_email(out["to_address"])
+        out["to_address"] = vault.encrypt(out["to_address"])
+    return out
+
+
+def job_from_row(row: dict[str, Any]) -> Job:
+    """A :class:`Job` from a ``jobs`` row."""
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        params=_json(row.get("params"), {}),
+        state=row["state"],
+        progress_done=row.get("progress_done") or 0,
+        progress_total=row.get("progress_total"),
+        counters=_json(row.get("counters"), {}),
+        report=_json(row.get("report"), []),
+        result=_json(row.get("result"), {}),
+        error=row.get("error"),
+        cancel_requested=bool(row.get("cancel_requested")),
+        created_at=row.get("created_at"),
+        started_at=row.get("started_at"),
+        finished_at=row.get("finished_at"),
+    )
+
+
+def audit_from_row(row: dict[str, Any]) -> AuditEntry:
+    """An :class:`AuditEntry` from an ``audit_log`` row."""
+    return AuditEntry(
+        id=row["id"],
+        entity=row["entity"],
+        entity_id=row["entity_id"],
+        action=row["action"],
+        actor=row["actor"],
+        old_value=_json(row.get("old_value"), None),
+        new_value=_json(row.get("new_value"), None),
+        request_id=row.get("request_id"),
+        created_at=row.get("created_at"),
+    )

@@ -1,0 +1,197 @@
+"""The Piccolo tables of the store.
+
+Every table carries ``created_at`` and ``updated_at``; ``leads`` and ``emails``
+carry ``version`` for optimistic concurrency. Columns holding personal data
+(addresses, phones, names, inbound bodies) hold Fernet tokens, never clear text;
+``*_hash`` columns beside them hold a keyed hash for look-ups and de-duplication.
+Schema changes go through the migrations in ``migrations/``.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    Real,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class _Timestamped(Table):
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class LeadRow(_Timestamped, tablename="leads"):
+    """A business that might be written to."""
+
+    #: The de-duplication identity (place id, data id, maps URL, or domain and name).
+    identity_key = Varchar(length=512, unique=True)
+    business_name = Varchar(length=512, index=True)
+    category = Varchar(length=255, null=True, default=None, index=True)
+    categories = JSON(default=[])
+    location = Text(null=True, default=None)
+    city = Varchar(length=255, null=True, default=None, index=True)
+    country_code = Varchar(length=8, null=True, default=None)
+    latitude = Real(null=True, default=None)
+    longitude = Real(null=True, default=None)
+    maps_url = Text(null=True, default=None)
+    place_id = Varchar(length=255, null=True, default=None, index=True)
+    website_url = Text(null=True, default=None)
+    email = Text(null=True, default=None)
+    email_hash = Varchar(length=64, null=True, default=None, index=True)
+    phone = Text(null=True, default=None)
+    contact_name = Text(null=True, default=None)
+    rating = Real(null=True, default=None)
+    review_count = Integer(null=True, default=None)
+    lifecycle_state = Varchar(length=32, default="discovered", index=True)
+    score = Real(null=True, default=None, index=True)
+    discovery_source = Varchar(length=64, null=True, default=None)
+    discovery_confidence = Real(null=True, default=None)
+    discovery_metadata = JSON(default={})
+    enrichment = JSON(default={})
+    failure_reason = Text(null=True, default=None)
+    version = Integer(default=1)
+
+
+class TemplateRow(_Timestamped, tablename="templates"):
+    """A reusable email template (subject, text, optional HTML)."""
+
+    name = Varchar(length=255, unique=True)
+    subject = Text(default="")
+    body_text = Text(default="")
+    body_html = Text(null=True, default=None)
+
+
+class SequenceRow(_Timestamped, tablename="sequences"):
+    """A named series of emails: a first message and its follow-ups."""
+
+    name = Varchar(length=255, unique=True)
+    description = Text(null=True, default=None)
+    active = Boolean(default=True)
+
+
+class SequenceStepRow(_Timestamped, tablename="sequence_steps"):
+    """One step of a sequence: what to send and how long after the previous step."""
+
+    sequence = ForeignKey(references=SequenceRow, on_delete=OnDelete.cascade)
+    position = Integer(default=1)
+    template = ForeignKey(references=TemplateRow, null=True, default=None, on_delete=OnDelete.set_null)
+    subject = Text(default="")
+    body_text = Text(default="")
+    body_html = Text(null=True, default=None)
+    delay_days = Real(default=0)
+    business_days = Boolean(default=False)
+
+
+class MailboxRow(_Timestamped, tablename="mailboxes"):
+    """A sender identity as last configured, with its sending state."""
+
+    name = Varchar(length=255, unique=True)
+    from_address = Text(default="")
+    backend = Varchar(length=64, null=True, default=None)
+    settings = JSON(default={})
+    last_sent_at = Timestamptz(null=True, default=None)
+
+
+class EmailRow(_Timestamped, tablename="emails"):
+    """One message to send: the outbox row and, later, its tracking state."""
+
+    lead = ForeignKey(references=LeadRow, on_delete=OnDelete.cascade, index=True)
+    sequence_id = Integer(null=True, default=None)
+    step_number = Integer(default=1)
+    #: ``lead:sequence:step``: one lead gets one email per step, ever.
+    dedupe_key = Varchar(length=128, unique=True)
+    mailbox = Varchar(length=255, null=True, default=None)
+    sender_backend = Varchar(length=64, null=True, default=None)
+    to_address = Text(null=True, default=None)
+    to_hash = Varchar(length=64, null=True, default=None, index=True)
+    from_address = Text(null=True, default=None)
+    subject = Text(default="")
+    body_text = Text(default="")
+    body_html = Text(null=True, default=None)
+    message_id = Varchar(length=255, null=True, default=None, unique=True)
+    in_reply_to = Varchar(length=255, null=True, default=None)
+    references = JSON(default=[])
+    provider_message_id = Varchar(length=255, null=True, default=None)
+    provider_thread_id = Varchar(length=255, null=True, default=None)
+    state = Varchar(length=32, default="queued", index=True)
+    attempts = Integer(default=0)
+    due_at = Timestamptz(null=True, default=None, index=True)
+    last_error = Text(null=True, default=None)
+    needs_attention = Boolean(default=False)
+    category = Varchar(length=64, null=True, default=None)
+    sent_at = Timestamptz(null=True, default=None)
+    version = Integer(default=1)
+
+
+class SuppressionRow(_Timestamped, tablename="suppressions"):
+    """An address that must never be mailed again; kept after its lead is erased."""
+
+    email_hash = Varchar(length=64, unique=True)
+    #: The address itself (encrypted); emptied by an erasure, the hash stays.
+    email = Text(null=True, default=None)
+    reason = Varchar(length=64, default="manual")
+    source = Text(null=True, default=None)
+
+
+class JobRow(_Timestamped, tablename="jobs"):
+    """A long-running piece of work with its progress."""
+
+    kind = Varchar(length=64, index=True)
+    params = JSON(default={})
+    state = Varchar(length=32, default="queued", index=True)
+    progress_done = Integer(default=0)
+    progress_total = Integer(null=True, default=None)
+    counters = JSON(default={})
+    report = JSON(default=[])
+    result = JSON(default={})
+    error = Text(null=True, default=None)
+    cancel_requested = Boolean(default=False)
+    #: ``host:pid`` of the process running it, so a dead runner's jobs can be found.
+    owner = Varchar(length=255, null=True, default=None)
+    heartbeat_at = Timestamptz(null=True, default=None)
+    started_at = Timestamptz(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class AuditRow(Table, tablename="audit_log"):
+    """One recorded change of a lead, an email or another record, with its actor."""
+
+    entity = Varchar(length=32, index=True)
+    entity_id = Integer(index=True)
+    action = Varchar(length=64)
+    actor = Varchar(length=255)
+    old_value = JSON(null=True, default=None)
+    new_value = JSON(null=True, default=None)
+    request_id = Varchar(length=64, null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class PluginStateRow(_Timestamped, tablename="plugin_state"):
+    """Small values a plugin keeps between runs (an IMAP folder's last seen UID)."""
+
+    #: ``plugin:key``.
+    state_key = Varchar(length=255, unique=True)
+    value = JSON(default={})
+
+
+ALL_TABLES: tuple[type[Table], ...] = (
+    LeadRow,
+    TemplateRow,
+    SequenceRow,
+    SequenceStepRow,
+    MailboxRow,
+    EmailRow,
+    SuppressionRow,
+    JobRow,
+    AuditRow,
+    PluginStateRow,
+)

@@ -1,0 +1,67 @@
+"""Built-in plugin ``outbox``: the default sender, which sends nothing.
+
+Each message is written as an ``.eml`` file under ``<data dir>/outbox/`` (or
+``[sender.outbox] directory``), named after its Message-ID, so a person can read
+exactly what would have gone out. Because the file name is the Message-ID, the
+sender can also tell whether a message was already written (``lookup``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from outreach.kernel import OutgoingMessage, PluginContext, Sender, SendReceipt, hookimpl, mime_bytes
+
+
+class OutboxOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[sender.outbox]``."""
+
+    directory: str | None = None
+
+
+def _file_name(message_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._@-]", "_", message_id.strip("<>")) + ".eml"
+
+
+class OutboxSender:
+    """Writes each message to a file instead of sending it."""
+
+    name = "outbox"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def send(self, message: OutgoingMessage) -> SendReceipt:
+        """Write ``message`` as ``<Message-ID>.eml`` (atomically) and return a receipt."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / _file_name(message.message_id)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(mime_bytes(message))
+        os.replace(tmp, path)
+        return SendReceipt(
+            message_id=message.message_id,
+            provider_message_id=str(path),
+            accepted_at=datetime.now(UTC),
+            detail=f"written to {path}",
+        )
+
+    async def lookup(self, message_id: str) -> SendReceipt | None:
+        """The receipt of a message already written, or None."""
+        path = self.directory / _file_name(message_id)
+        if not path.exists():
+            return None
+        return SendReceipt(message_id=message_id, provider_message_id=str(path), detail=f"found {path}")
+
+
+@hookimpl
+def register_senders(register: Callable[[Sender], None], context: PluginContext) -> None:
+    """Provide the ``outbox`` sender."""
+    options = context.sender_options("outbox", OutboxOptions)
+    directory = Path(options.directory).expanduser() if options.directory else context.data_dir / "outbox"
+    register(OutboxSender(directory))

@@ -1,0 +1,97 @@
+"""``outreach plugins``, ``outreach config show`` and ``outreach db migrate``."""
+
+from __future__ import annotations
+
+import click
+
+from outreach.kernel.config import settings_as_dict
+from outreach.kernel.crypto import load_vault
+from outreach.kernel.plugins import build_plugin_host
+from outreach.kernel.secrets import SecretRef
+from outreach.kernel.store.engine import bind, make_engine, migrate
+
+from .common import echo_json, run, state
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List installed plugins: version, hooks implemented, what each registered."""
+    settings = state(ctx).settings()
+    host = run(_host(settings))
+    infos = host.plugins()
+    if as_json:
+        echo_json({"plugins": infos, "failed": host.failures, "disabled": settings.disabled})
+        return
+    for info in infos:
+        click.echo(f"{info.name} {info.version or ''} ({info.origin})")
+        click.echo(f"  hooks: {', '.join(info.hooks) or 'none'}")
+        for kind, names in info.registered.items():
+            click.echo(f"  {kind}: {', '.join(names)}")
+    for failure in host.failures:
+        click.secho(f"{failure.name}: NOT LOADED, {failure.error}", fg="red")
+    if settings.disabled:
+        click.echo(f"disabled in config: {', '.join(settings.disabled)}")
+
+
+async def _host(settings):  # type: ignore[no-untyped-def]
+    return build_plugin_host(settings, vault=load_vault(settings.data_path))
+
+
+@click.group("config")
+def config() -> None:
+    """Inspect the configuration."""
+
+
+def _secret_refs(value: object, found: dict[str, str]) -> None:
+    if isinstance(value, dict):
+        for item in value.values():
+            _secret_refs(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _secret_refs(item, found)
+    elif isinstance(value, str):
+        try:
+            ref = SecretRef(value)
+        except ValueError:
+            return
+        found[str(ref)] = "set" if ref.available() else "missing"
+
+
+@config.command("show")
+@click.pass_context
+def show(ctx: click.Context) -> None:
+    """Print the configuration in effect as JSON; secrets appear as references, never values."""
+    settings = state(ctx).settings()
+    data = settings_as_dict(settings)
+    secrets: dict[str, str] = {}
+    _secret_refs(data, secrets)
+    data["secrets"] = secrets
+    data["keys"] = {"data_key_source": load_vault(settings.data_path).source}
+    echo_json(data)
+
+
+@click.group("db")
+def db() -> None:
+    """Manage the database."""
+
+
+@db.command("migrate")
+@click.pass_context
+def migrate_command(ctx: click.Context) -> None:
+    """Apply pending schema migrations (start-up does this too)."""
+    settings = state(ctx).settings()
+
+    async def main() -> list[str]:
+        engine = make_engine(settings.database_path, settings.database.busy_timeout)
+        bind(engine)
+        await engine.run_ddl("PRAGMA journal_mode=WAL")
+        return await migrate()
+
+    applied = run(main())
+    click.echo(
+        f"{settings.database_path}: {len(applied)} migration(s) applied."
+        if applied
+        else f"{settings.database_path}: already up to date."
+    )

@@ -1,0 +1,88 @@
+"""``outreach serve`` (the browser app and the background work) and ``outreach worker``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import webbrowser
+
+import click
+import structlog
+import uvicorn
+
+from outreach.kernel.errors import ConfigError
+from outreach.kernel.logs import configure_logging
+from outreach.kernel.runtime import Runtime
+from outreach.web.app import create_app
+
+from .common import run, state
+
+log = structlog.get_logger("outreach.serve")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket ourselves, so a busy port is a sentence, not a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"Cannot listen on {host}:{port} ({exc.strerror}); another program may be using it. "
+            "Choose another port with --port."
+        ) from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+@click.command("serve")
+@click.option("--host", help="Address to listen on (default 127.0.0.1, or [web] host).")
+@click.option("--port", type=int, help="Port to listen on (default 8000, or [web] port).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the app in the default browser.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, open_browser: bool) -> None:
+    """Run the web app (with the job runner) until interrupted."""
+    settings = state(ctx).settings()
+    host = host or settings.web.host
+    port = port if port is not None else settings.web.port
+    log_file = configure_logging(settings.data_path, level=settings.log_level, console_level="info")
+
+    async def main() -> None:
+        sock = _bind(host, port)
+        rt = await Runtime.open(settings)
+        app = create_app(rt, run_background=True)
+        server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+        url = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{sock.getsockname()[1]}/"
+        log.info("server_started", url=url, data_dir=str(settings.data_path), log_file=str(log_file))
+        click.echo(f"outreach is running at {url} (Ctrl+C to stop)", err=True)
+        if open_browser:
+            asyncio.get_running_loop().call_later(0.5, webbrowser.open, url)
+        await server.serve(sockets=[sock])
+
+    run(main())
+
+
+@click.command("worker")
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run background work (jobs) without the web app, until SIGTERM or Ctrl+C."""
+    settings = state(ctx).settings()
+    configure_logging(settings.data_path, level=settings.log_level, console_level="info")
+
+    async def main() -> None:
+        rt = await Runtime.open(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await rt.start_background()
+        log.info("worker_started", data_dir=str(settings.data_path))
+        await stop.wait()
+        await rt.close()
+        log.info("worker_stopped")
+
+    run(main())
