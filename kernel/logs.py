@@ -22,6 +22,23 @@ _SHARED = [
 ]
 
 
+def route_to_stdlib() -> None:
+    """Send structlog events through stdlib logging, unless logging was configured already.
+
+    structlog's own default prints every event to stdout, which would mix log lines
+    into output meant for scripts; through stdlib, an unconfigured process shows only
+    warnings, on stderr.
+    """
+    if structlog.is_configured():
+        return
+    structlog.configure(
+        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
 def configure_logging(data_dir: Path, *, level: str = "info", console_level: str | None = None) -> Path:
     """Send structlog and stdlib logging to the JSON log file and to stderr.
 

@@ -14,6 +14,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from .config import Settings
 from .crypto import Vault, load_vault
 from .job_runner import JobRunner
+from .logs import route_to_stdlib
 from .plugins import PluginHost, build_plugin_host
 from .services import discovery
 from .services.emails import EmailService
@@ -47,6 +48,7 @@ class Runtime:
         extra_plugins: Iterable[tuple[str, object]] = (),
     ) -> Runtime:
         """Open the store (migrating it), load the keys and build the plugins."""
+        route_to_stdlib()
         vault = load_vault(settings.data_path)
         engine = await open_database(settings.database_path, settings.database.busy_timeout)
         plugins = build_plugin_host(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from outreach.kernel.models import Job, Lead
 from outreach.kernel.services.leads import LeadDetail, LeadQuery
@@ -40,10 +40,10 @@ class LeadsApi(Controller):
     async def list_leads(
         self,
         request: Request[Any, Any, Any],
-        lifecycle_state: str | None = Parameter(query="state", default=None),
-        q: str | None = None,
-        page: int = 1,
-        per_page: int = 50,
+        lifecycle_state: Annotated[str | None, QueryParameter(name="state")] = None,
+        q: FromQuery[str | None] = None,
+        page: FromQuery[int] = 1,
+        per_page: FromQuery[int] = 50,
     ) -> LeadList:
         """Leads, filtered by state and free text, one page at a time."""
         result = await runtime(request).leads.list(
@@ -52,13 +52,13 @@ class LeadsApi(Controller):
         return LeadList(items=result.items, total=result.total, page=result.page, per_page=result.per_page)
 
     @get("/{lead_id:int}")
-    async def get_lead(self, request: Request[Any, Any, Any], lead_id: int) -> LeadDetail:
+    async def get_lead(self, request: Request[Any, Any, Any], lead_id: FromPath[int]) -> LeadDetail:
         """One lead with its emails and audit trail."""
         return await runtime(request).leads.detail(lead_id)
 
     @post("/{lead_id:int}/transition", status_code=200)
     async def transition(
-        self, request: Request[Any, Any, Any], lead_id: int, data: TransitionRequest
+        self, request: Request[Any, Any, Any], lead_id: FromPath[int], data: JSONBody[TransitionRequest]
     ) -> Lead:
         """Change a lead's state (an illegal change answers 409 naming both states)."""
         return await runtime(request).leads.transition(
@@ -76,12 +76,12 @@ class JobsApi(Controller):
     async def list_jobs(
         self,
         request: Request[Any, Any, Any],
-        job_state: str | None = Parameter(query="state", default=None),
+        job_state: Annotated[str | None, QueryParameter(name="state")] = None,
     ) -> list[Job]:
         """Recent jobs, newest first."""
         return await runtime(request).jobs.list(state=job_state)
 
     @get("/{job_id:int}")
-    async def get_job(self, request: Request[Any, Any, Any], job_id: int) -> Job:
+    async def get_job(self, request: Request[Any, Any, Any], job_id: FromPath[int]) -> Job:
         """One job with its progress."""
         return await runtime(request).jobs.get(job_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 
 from outreach.kernel.errors import NotFound
 from outreach.kernel.services.leads import LeadQuery
@@ -46,7 +47,9 @@ async def leads_index(request: Request[Any, Any, Any]) -> Response[str]:
 
 
 @post("/leads/{lead_id:int}/{action:str}", name="lead_action", include_in_schema=False)
-async def lead_action(request: Request[Any, Any, Any], lead_id: int, action: str) -> Response[str]:
+async def lead_action(
+    request: Request[Any, Any, Any], lead_id: FromPath[int], action: FromPath[str]
+) -> Response[str]:
     """Approve, reject or undo one lead and answer with its new row."""
     if action not in ACTIONS:
         raise NotFound(f"'{action}' is not something a lead can do; use approve, reject or undo.")

@@ -1,0 +1,67 @@
+"""Shared fixtures: settings and a runtime on a fresh data directory per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from outreach.kernel.config import Settings, parse_settings
+from outreach.kernel.runtime import Runtime
+
+# No test may read or write the developer's real keyring or config.
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+os.environ.pop("OUTREACH_CONFIG", None)
+os.environ.pop("OUTREACH_DATA_KEY", None)
+
+#: Real captures and messages from public sources; each folder's MANIFEST names their origins.
+CORPUS = Path(__file__).resolve().parent / "corpus"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """An empty data directory for this test."""
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def make_settings(data_dir: Path) -> Callable[..., Settings]:
+    """Build :class:`Settings` from TOML-shaped keyword arguments, on the test's data dir."""
+
+    def make(**raw: Any) -> Settings:
+        raw.setdefault("data_dir", str(data_dir))
+        return parse_settings(raw, source="test settings")
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    """Default settings on the test's data dir."""
+    return make_settings()
+
+
+@pytest.fixture
+async def make_runtime() -> AsyncIterator[Callable[..., Any]]:
+    """Open runtimes (closed after the test): ``await make_runtime(settings, extra_plugins=...)``."""
+    opened: list[Runtime] = []
+
+    async def make(settings: Settings, **kwargs: Any) -> Runtime:
+        rt = await Runtime.open(settings, **kwargs)
+        opened.append(rt)
+        return rt
+
+    yield make
+    for rt in opened:
+        await rt.close()
+
+
+@pytest.fixture
+async def runtime(settings: Settings, make_runtime: Callable[..., Any]) -> Runtime:
+    """A runtime with default settings on a fresh database."""
+    return await make_runtime(settings)

@@ -1,0 +1,107 @@
+"""Jobs: progress in the table, cancellation, and jobs orphaned by a dead process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+from outreach.kernel import DiscoveryQuery
+from outreach.kernel.services.discovery import submit_discovery
+
+HOLDER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from outreach.kernel.config import parse_settings
+    from outreach.kernel.runtime import Runtime
+
+    async def forever(rt, job, progress):
+        progress.set_total(10)
+        progress.advance(3)
+        await progress.flush()
+        print("running", flush=True)
+        await asyncio.sleep(3600)
+
+    async def main():
+        rt = await Runtime.open(parse_settings({"data_dir": sys.argv[1]}))
+        rt.runner.register("hold", forever)
+        job = await rt.jobs.submit("hold", {}, actor="test")
+        await rt.runner.run_now(job.id)
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_a_job_left_running_by_a_killed_process_is_interrupted_and_resumable(runtime, data_dir) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(data_dir)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = await asyncio.to_thread(holder.stdout.readline)
+        assert line.strip() == "running"
+        (job,) = await runtime.jobs.list()
+        assert job.state == "running"
+        assert job.progress_done == 3
+        assert job.progress_total == 10
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+
+    assert await runtime.jobs.mark_interrupted() == [job.id]
+    interrupted = await runtime.jobs.get(job.id)
+    assert interrupted.state == "interrupted"
+    assert "resume" in interrupted.error
+
+    resumed = await runtime.jobs.resume(job.id, actor="test")
+    assert resumed.state == "queued"
+    assert resumed.progress_done == 3  # kept, so the handler can continue from there
+
+
+async def test_runner_runs_queued_jobs_in_the_background(runtime, tmp_path) -> None:
+    path = tmp_path / "few.csv"
+    path.write_text("name\nA\nB\nC\n")
+    job = await submit_discovery(runtime, "csv", DiscoveryQuery(query=str(path)), actor="test")
+    await runtime.start_background()
+    for _ in range(100):
+        current = await runtime.jobs.get(job.id)
+        if current.state == "succeeded":
+            break
+        await asyncio.sleep(0.05)
+    assert current.state == "succeeded"
+    assert current.counters["created"] == 3
+    assert current.result == {"created": 3, "updated": 0, "unchanged": 0}
+
+
+async def test_cancel_stops_a_running_job(runtime) -> None:
+    started = asyncio.Event()
+
+    async def slow(rt, job, progress):
+        started.set()
+        for _ in range(200):
+            progress.advance()
+            progress.check()
+            await asyncio.sleep(0.01)
+
+    runtime.runner.register("slow", slow)
+    job = await runtime.jobs.submit("slow", {}, actor="test")
+    task = asyncio.create_task(runtime.runner.run_now(job.id))
+    await started.wait()
+    await runtime.jobs.request_cancel(job.id, actor="test")
+    finished = await task
+    assert finished.state == "cancelled"
+    assert finished.progress_done < 200
+
+
+async def test_a_crashing_handler_fails_its_job_with_a_sentence(runtime) -> None:
+    async def broken(rt, job, progress):
+        raise KeyError("oops")
+
+    runtime.runner.register("broken", broken)
+    job = await runtime.jobs.submit("broken", {}, actor="test")
+    finished = await runtime.runner.run_now(job.id)
+    assert finished.state == "failed"
+    assert "Unexpected error" in finished.error

@@ -1,0 +1,91 @@
+"""The store: SQLite in WAL mode in the data dir, migrated at start-up, personal data encrypted."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from outreach.kernel import DiscoveredBusiness
+from outreach.kernel.crypto import Vault, key_file, load_vault
+from outreach.kernel.runtime import Runtime
+from outreach.kernel.store.engine import migrate
+
+
+async def test_database_is_created_migrated_and_in_wal_mode(runtime, data_dir) -> None:
+    db = data_dir / "outreach.db"
+    assert db.exists()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {
+        "leads",
+        "emails",
+        "sequences",
+        "sequence_steps",
+        "templates",
+        "mailboxes",
+        "suppressions",
+        "jobs",
+        "audit_log",
+        "plugin_state",
+    } <= tables
+    assert await migrate() == []  # nothing left to apply
+
+
+async def test_reopening_keeps_data(settings, make_runtime) -> None:
+    rt = await make_runtime(settings)
+    lead, _ = await rt.leads.upsert_discovered(DiscoveredBusiness(business_name="Kept"), "test")
+    again = await make_runtime(settings)
+    assert (await again.leads.get(lead.id)).business_name == "Kept"
+
+
+async def test_personal_data_is_not_in_the_database_file_in_clear(runtime, data_dir) -> None:
+    address = "dr.jane.doe@smile-dental.example"
+    phone = "+1 512 555 0199"
+    lead, _ = await runtime.leads.upsert_discovered(
+        DiscoveredBusiness(business_name="Smile Dental", email=address, phone=phone, contact_name="Jane Doe"),
+        "test",
+    )
+    assert (await runtime.leads.get(lead.id)).email == address
+    assert [found.id for found in await runtime.leads.find_by_email("DR.Jane.Doe@smile-dental.example ")] == [
+        lead.id
+    ]
+    with sqlite3.connect(data_dir / "outreach.db") as conn:
+        conn.execute("PRAGMA wal_checkpoint(FULL)")
+    raw = b"".join(p.read_bytes() for p in data_dir.glob("outreach.db*"))
+    for secret in (address, phone, "Jane Doe", "smile-dental.example"):
+        assert secret.encode() not in raw
+
+
+def test_key_file_is_created_private_and_reused(data_dir, monkeypatch) -> None:
+    monkeypatch.delenv("OUTREACH_DATA_KEY", raising=False)
+    first = load_vault(data_dir)
+    path = key_file(data_dir)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert first.source == str(path)
+    second = load_vault(data_dir)
+    assert second.decrypt(first.encrypt("x@y.example")) == "x@y.example"
+
+
+def test_key_from_environment_wins(data_dir, monkeypatch) -> None:
+    vault = Vault.generate()
+    monkeypatch.setenv("OUTREACH_DATA_KEY", vault.to_json())
+    loaded = load_vault(data_dir)
+    assert "OUTREACH_DATA_KEY" in loaded.source
+    assert loaded.hash_email("a@b.example") == vault.hash_email("a@b.example")
+    assert not key_file(data_dir).exists()
+
+
+def test_rotated_vault_reads_old_tokens_and_keeps_hashes() -> None:
+    vault = Vault.generate()
+    token = vault.encrypt("a@b.example")
+    rotated = vault.rotated()
+    assert rotated.decrypt(token) == "a@b.example"
+    assert rotated.reencrypt(token) != token
+    assert rotated.hash_email("a@b.example") == vault.hash_email("a@b.example")
+
+
+async def test_runtime_uses_the_data_dir_override(tmp_path, make_settings, make_runtime) -> None:
+    settings = make_settings(data_dir=str(tmp_path / "custom"))
+    rt: Runtime = await make_runtime(settings)
+    assert rt.settings.database_path == tmp_path / "custom" / "outreach.db"
+    assert (tmp_path / "custom" / "outreach.db").exists()
