@@ -111,7 +111,7 @@ def test_keyring_reference_without_a_backend_is_a_clear_error() -> None:
 
 
 def test_a_secret_in_clear_is_refused() -> None:
-    with pytest.raises(ConfigError, match="'web.access_token'.*not the secret itself"):
+    with pytest.raises(ConfigError, match=r"'web\.access_token'.*not the secret itself"):
         parse_settings({"web": {"access_token": "hunter2"}}, source="outreach.toml")
 
 
@@ -127,7 +127,7 @@ def test_plugin_tables_decode_with_errors_naming_the_key(make_settings) -> None:
         plugins={"google_maps": {"base_url": "http://127.0.0.1"}},
     )
     context = PluginContext(settings)
-    with pytest.raises(ConfigError, match="'sender.smtp.prot'"):
+    with pytest.raises(ConfigError, match=r"'sender\.smtp\.prot'"):
         context.sender_options("smtp", SmtpLike)
     ok = make_settings(sender={"smtp": {"host": "h", "password": "env:X"}})
     assert PluginContext(ok).sender_options("smtp", SmtpLike).password == SecretRef("env:X")

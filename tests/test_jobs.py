@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 
@@ -37,19 +36,19 @@ HOLDER = textwrap.dedent(
 
 
 async def test_a_job_left_running_by_a_killed_process_is_interrupted_and_resumable(runtime, data_dir) -> None:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(data_dir)], stdout=subprocess.PIPE, text=True
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLDER, str(data_dir), stdout=asyncio.subprocess.PIPE
     )
     try:
-        line = await asyncio.to_thread(holder.stdout.readline)
-        assert line.strip() == "running"
+        line = await asyncio.wait_for(holder.stdout.readline(), timeout=30)
+        assert line.decode().strip() == "running"
         (job,) = await runtime.jobs.list()
         assert job.state == "running"
         assert job.progress_done == 3
         assert job.progress_total == 10
     finally:
         os.kill(holder.pid, signal.SIGKILL)
-        holder.wait()
+        await holder.wait()
 
     assert await runtime.jobs.mark_interrupted() == [job.id]
     interrupted = await runtime.jobs.get(job.id)

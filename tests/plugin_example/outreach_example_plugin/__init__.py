@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from outreach.kernel import OutgoingMessage, PluginContext, SendReceipt, Sender, hookimpl
+from outreach.kernel import OutgoingMessage, PluginContext, Sender, SendReceipt, hookimpl
 
 
 class ExampleOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
