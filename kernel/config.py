@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import time
 from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 import platformdirs
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
 from .secrets import SecretRef
@@ -69,10 +71,24 @@ class MailboxSettings(_Section):
     name: str
     from_address: str
     backend: str | None = None
+    #: Senders that take over when this mailbox's backend is down (default: ``[sender] failover``).
+    failover: list[str] | None = None
     daily_cap: int = 30
+    #: Sending hours in the recipient's timezone, ``HH:MM-HH:MM`` (``00:00-24:00`` for any time).
     window: str = "09:00-17:00"
     weekdays_only: bool = True
     min_gap_seconds: int = 90
+    #: Up to this fraction of ``min_gap_seconds`` is added at random to each gap.
+    gap_jitter: float = 0.5
+    #: IANA timezone for recipients whose own cannot be told, and for counting the day's cap.
+    timezone: str | None = None
+
+    def __post_init__(self) -> None:
+        parse_window(self.window)
+        if self.timezone is not None:
+            _check_timezone(self.timezone)
+        if self.daily_cap < 0 or self.min_gap_seconds < 0 or not 0 <= self.gap_jitter <= 5:
+            raise ValueError("daily_cap and min_gap_seconds must be positive, gap_jitter between 0 and 5")
     reply_to: str | None = None
     tracking: bool = True
     #: Raise the cap gradually: on day N it is ``min(daily_cap, ramp_up_start + N * ramp_up_step)``.
@@ -80,6 +96,29 @@ class MailboxSettings(_Section):
     ramp_up_step: int = 5
     #: Per-mailbox overrides of the backend's settings (``[mailboxes.settings]``).
     settings: dict[str, Any] = {}
+
+
+class SendingSettings(_Section):
+    """``[sending]``: how the outbox worker retries, paces and recovers."""
+
+    #: Tries of one email before it fails (transient errors only; a down server does not count).
+    max_attempts: int = 6
+    #: The first retry waits this long; each next one twice as long, with jitter, up to the max.
+    retry_base_seconds: float = 60.0
+    retry_max_seconds: float = 6 * 3600.0
+    #: Emails sent per minute across every mailbox and worker (0: no limit).
+    rate_limit_per_minute: int = 20
+    #: Emails claimed together; their states are written in one transaction.
+    batch_size: int = 25
+    #: Seconds the worker sleeps when nothing is due.
+    poll_seconds: float = 5.0
+    #: An email in ``sending`` for longer than this belongs to a worker that is gone.
+    lease_seconds: float = 600.0
+    #: Wait this long after a send's outcome became unknown before looking it up, so the
+    #: provider has indexed the message.
+    reconcile_after_seconds: float = 60.0
+    #: How long a sender that is down is left alone before the next try.
+    unavailable_pause_seconds: float = 120.0
 
 
 class ComplianceSettings(_Section):
@@ -101,6 +140,7 @@ class Settings(_Section):
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     sender: SenderSettings = msgspec.field(default_factory=SenderSettings)
     mailboxes: list[MailboxSettings] = []
+    sending: SendingSettings = msgspec.field(default_factory=SendingSettings)
     compliance: ComplianceSettings = msgspec.field(default_factory=ComplianceSettings)
     #: ``[plugins.<name>]`` tables, decoded by each plugin with :func:`decode_section`.
     plugins: dict[str, dict[str, Any]] = {}
@@ -118,6 +158,30 @@ class Settings(_Section):
     def database_path(self) -> Path:
         """The SQLite file."""
         return Path(self.database.path) if self.database.path else self.data_path / "outreach.db"
+
+
+_WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_window(window: str) -> tuple[time, time | None]:
+    """``"09:00-17:00"`` as (start, end); an end of ``24:00`` is None (the end of the day)."""
+    match = _WINDOW.match(window)
+    if not match:
+        raise ValueError(f"window must read HH:MM-HH:MM (for example 09:00-17:00), not {window!r}")
+    sh, sm, eh, em = (int(g) for g in match.groups())
+    if sh > 23 or sm > 59 or em > 59 or eh > 24 or (eh == 24 and em):
+        raise ValueError(f"window {window!r} names a time that does not exist")
+    start, end = time(sh, sm), (None if eh == 24 else time(eh, em))
+    if end is not None and end <= start:
+        raise ValueError(f"window {window!r} ends before it starts")
+    return start, end
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"timezone {name!r} is not an IANA timezone such as 'Europe/Paris'") from None
 
 
 def default_data_dir() -> Path:

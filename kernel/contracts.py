@@ -93,6 +93,28 @@ class OutgoingMessage(msgspec.Struct, kw_only=True):
     lead_id: int | None = None
     step_number: int = 1
 
+    def with_headers(self, headers: dict[str, str]) -> OutgoingMessage:
+        """A copy with ``headers`` added (replacing any of the same name)."""
+        return msgspec.structs.replace(self, headers={**self.headers, **headers})
+
+    def with_footer(self, text: str, html: str | None = None) -> OutgoingMessage:
+        """A copy with a footer appended to the text part and, when there is one, the HTML part.
+
+        ``html`` is inserted before ``</body>`` when the HTML has one; without ``html``
+        the text footer is escaped into a paragraph.
+        """
+        new_text = f"{self.text.rstrip()}\n\n{text.strip()}\n"
+        new_html = self.html
+        if new_html is not None:
+            block = html if html is not None else f"<p>{_escape(text.strip())}</p>".replace("\n", "<br>\n")
+            at = new_html.lower().rfind("</body>")
+            new_html = f"{new_html[:at]}{block}\n{new_html[at:]}" if at >= 0 else f"{new_html}\n{block}\n"
+        return msgspec.structs.replace(self, text=new_text, html=new_html)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
 
 class SendReceipt(msgspec.Struct, kw_only=True):
     """What a sender returns after a server accepted a message."""
@@ -137,12 +159,22 @@ class Verdict(msgspec.Struct, kw_only=True):
 
 
 class ComplianceContext(msgspec.Struct, kw_only=True):
-    """What a compliance check may know besides the message itself."""
+    """What a compliance check may know besides the message itself.
+
+    ``lead`` is the :class:`~outreach.kernel.models.Lead` written to; ``mailbox`` and
+    ``sender`` name the identity and the sender that will deliver; ``now`` is the
+    time the decision is made for; ``public_url`` is where recipients reach this
+    outreach (for unsubscribe links); ``recipient_timezone`` is the recipient's IANA
+    timezone when known; ``dry_run`` is true when nothing will be sent (``send --dry-run``).
+    """
 
     lead: Any = None
     mailbox: str | None = None
     sender: str | None = None
     now: datetime | None = None
+    public_url: str | None = None
+    recipient_timezone: str | None = None
+    dry_run: bool = False
     extra: dict[str, Any] = {}
 
 

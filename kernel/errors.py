@@ -89,11 +89,42 @@ class TransientSendError(SendError):
         super().__init__(message, permanent=False, reply=reply)
 
 
+class SenderUnavailable(TransientSendError):
+    """The sender's server cannot be reached or refuses us (connection refused, login failed).
+
+    Nothing was handed over, so a failover sender may take the message; the email
+    itself is not at fault and the try does not count against it.
+    """
+
+
+class UncertainSendError(SendError):
+    """The connection broke after the message was handed over, before the server answered.
+
+    The server may have accepted it. The email is never sent again blindly: a sender
+    that can look it up settles it, otherwise a person decides.
+    """
+
+    def __init__(self, message: str, *, reply: str | None = None) -> None:
+        super().__init__(message, permanent=False, reply=reply)
+
+
 class PermanentSendError(SendError):
     """A send that will never succeed as it is (a 5xx reply, a bad recipient)."""
 
     def __init__(self, message: str, *, reply: str | None = None) -> None:
         super().__init__(message, permanent=True, reply=reply)
+
+
+class TemplateError(OutreachError):
+    """An email template that cannot be rendered: a syntax error, an unknown variable, a forbidden access."""
+
+    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+        self.problems = problems or [message]
+        super().__init__(message)
+
+
+class SequenceError(OutreachError):
+    """A sequence file or an enrollment that cannot be used as it is."""
 
 
 class JobCancelled(OutreachError):

@@ -91,11 +91,15 @@ def register_senders(register: Callable[[Sender], None], context: PluginContext)
 def register_compliance_checks(register: Callable[[ComplianceCheck], None], context: PluginContext) -> None:
     """Register checks that every message must pass before it is claimed for sending.
 
-    Called once when the plugin manager is built. Every registered check runs on
-    every message; one ``block`` stops it, one ``defer`` holds it back.
+    Called once when the plugin manager is built. Before each message is claimed,
+    every check that is also a :class:`~outreach.kernel.protocols.MessagePreparer`
+    adds its headers and footer (``prepare``), then every check runs on the result
+    (``check``); one ``block`` fails the email with its reason, one ``defer`` moves
+    it to later. The message as prepared is what the sender delivers.
 
     :param register: call ``register(check)`` for each
-        :class:`~outreach.kernel.protocols.ComplianceCheck`.
+        :class:`~outreach.kernel.protocols.ComplianceCheck` (or
+        :class:`~outreach.kernel.protocols.MessagePreparer`).
     :param context: the plugin's view of the configuration.
     :return: nothing; results go through ``register``.
     """

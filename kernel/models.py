@@ -85,6 +85,9 @@ class Email(msgspec.Struct, kw_only=True):
     version: int = 1
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    recipient_timezone: str | None = None
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
 
 
 class Job(msgspec.Struct, kw_only=True):
@@ -132,3 +135,64 @@ class Page(msgspec.Struct, kw_only=True):
     def pages(self) -> int:
         """How many pages the whole list has (at least one)."""
         return max(1, -(-self.total // self.per_page))
+
+
+class Template(msgspec.Struct, kw_only=True):
+    """A saved email template: a subject, a text body and an optional HTML body (Jinja)."""
+
+    id: int
+    name: str
+    subject: str = ""
+    body_text: str = ""
+    body_html: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class SequenceStep(msgspec.Struct, kw_only=True):
+    """One step of a sequence: what to send, and how long after the previous step was sent."""
+
+    position: int
+    subject: str = ""
+    body_text: str = ""
+    body_html: str | None = None
+    delay_days: float = 0
+    business_days: bool = False
+    template_id: int | None = None
+    template_name: str | None = None
+
+
+class Sequence(msgspec.Struct, kw_only=True):
+    """A named series of emails: the first message and its follow-ups, in order."""
+
+    id: int
+    name: str
+    description: str | None = None
+    active: bool = True
+    steps: list[SequenceStep] = []
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class Enrollment(msgspec.Struct, kw_only=True):
+    """One lead going through one sequence."""
+
+    id: int
+    lead_id: int
+    sequence_id: int
+    mailbox: str | None = None
+    state: str = "active"
+    last_step: int = 0
+    next_due_at: datetime | None = None
+    stop_reason: str | None = None
+    version: int = 1
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class RenderedEmail(msgspec.Struct, kw_only=True):
+    """A template rendered for one lead: what would be sent."""
+
+    subject: str
+    text: str
+    html: str | None = None

@@ -85,9 +85,15 @@ class Sender(Protocol):
     async def send(self, message: OutgoingMessage) -> SendReceipt:
         """Hand ``message`` to a server and return its receipt.
 
-        Raise :class:`~outreach.kernel.errors.TransientSendError` when trying again
-        later may work, :class:`~outreach.kernel.errors.PermanentSendError` when it
-        never will.
+        Use ``message.message_id`` as the ``Message-ID`` (``mime_bytes`` does). Raise
+        :class:`~outreach.kernel.errors.SenderUnavailable` when the server could not be
+        reached or refused the login (a failover sender is tried),
+        :class:`~outreach.kernel.errors.TransientSendError` when trying again later may
+        work, :class:`~outreach.kernel.errors.PermanentSendError` when it never will, and
+        :class:`~outreach.kernel.errors.UncertainSendError` when the connection broke
+        after the message was handed over (it is then never sent again blindly).
+        A sender that keeps connections open may have an ``async def aclose()``; it is
+        called when outreach stops.
         """
         ...
 
@@ -112,7 +118,31 @@ class ComplianceCheck(Protocol):
     name: str
 
     async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
-        """Return allow, block with a reason, or defer until a time."""
+        """Return allow, block with a reason, or defer until a time.
+
+        Called before the message is claimed for sending, with the message as every
+        :class:`MessagePreparer` left it. A block fails the email with the reason; a
+        defer moves its due time to ``until``. It must have no side effects: ``send
+        --dry-run`` calls it to explain what would happen.
+        """
+        ...
+
+
+@runtime_checkable
+class MessagePreparer(ComplianceCheck, Protocol):
+    """A compliance check that also changes every message before it is sent.
+
+    ``prepare`` runs on every message before any check, in registration order, each
+    preparer receiving what the previous one returned: this is where unsubscribe
+    headers (``List-Unsubscribe``, ``List-Unsubscribe-Post``) and a legal footer
+    (text and HTML) are added, with :meth:`OutgoingMessage.with_headers` and
+    :meth:`OutgoingMessage.with_footer`. It must not change ``message_id``, the
+    addresses or the threading fields, and must have no side effects: ``send
+    --dry-run`` calls it too.
+    """
+
+    async def prepare(self, message: OutgoingMessage, context: ComplianceContext) -> OutgoingMessage:
+        """Return ``message`` with this plugin's headers and footer added."""
         ...
 
 

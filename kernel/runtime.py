@@ -6,7 +6,9 @@ service through it; tests open a fresh one per test on a temporary data director
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Callable, Iterable
+from datetime import datetime
 
 import structlog
 from piccolo.engine.sqlite import SQLiteEngine
@@ -18,8 +20,14 @@ from .logs import route_to_stdlib
 from .plugins import PluginHost, build_plugin_host
 from .services import discovery
 from .services.emails import EmailService
+from .services.enrollment import EnrollmentService
 from .services.jobs import JobService
 from .services.leads import LeadService
+from .services.mailboxes import MailboxService
+from .services.outbox.worker import OutboxWorker
+from .services.sequences import SequenceService
+from .services.templates import TemplateService
+from .services.transitions import utcnow
 from .store.engine import open_database
 
 log = structlog.get_logger("outreach.runtime")
@@ -33,9 +41,16 @@ class Runtime:
         self.vault = vault
         self.plugins = plugins
         self.engine = engine
+        #: What "now" is for sending decisions; tests replace it to move through days.
+        self.clock: Callable[[], datetime] = utcnow
         self.leads = LeadService(self)
         self.emails = EmailService(self)
         self.jobs = JobService()
+        self.templates = TemplateService(self)
+        self.sequences = SequenceService(self)
+        self.mailboxes = MailboxService(self)
+        self.enrollment = EnrollmentService(self)
+        self.outbox = OutboxWorker(self)
         self.runner = JobRunner(self)
         self.runner.register(discovery.JOB_KIND, discovery.run_discovery)
 
@@ -56,12 +71,23 @@ class Runtime:
         )
         for failure in plugins.failures:
             log.warning("plugin_failed", plugin=failure.name, error=failure.error)
-        return cls(settings, vault, plugins, engine)
+        runtime = cls(settings, vault, plugins, engine)
+        for problem in runtime.mailboxes.check_senders():
+            log.warning("sender_missing", problem=problem)
+        await runtime.mailboxes.sync()
+        return runtime
 
     async def start_background(self) -> None:
-        """Start the job runner (for ``serve`` and ``worker``)."""
+        """Start the job runner and the outbox worker (for ``serve`` and ``worker``)."""
         await self.runner.start()
+        self.outbox.start()
 
     async def close(self) -> None:
-        """Stop background work; running jobs are left resumable."""
+        """Stop background work (running jobs stay resumable) and close senders' connections."""
+        await self.outbox.stop()
         await self.runner.stop()
+        for sender in self.plugins.senders:
+            closer = getattr(sender, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound
@@ -10,7 +11,8 @@ from ..states import EMAIL_MACHINE, EmailState
 from ..store.engine import write_transaction
 from ..store.mapping import email_columns, email_from_row
 from ..store.tables import EmailRow
-from .transitions import apply_transition
+from . import audit
+from .transitions import apply_transition, utcnow
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -37,11 +39,16 @@ class EmailService:
         rows = await EmailRow.select().where(EmailRow.lead == lead_id).order_by(EmailRow.step_number)
         return [self._email(row) for row in rows]
 
-    async def list(self, state: str | None = None, page: int = 1, per_page: int = 50) -> Page:
-        """One page of emails, newest first, optionally in one state."""
+    async def list(
+        self, state: str | None = None, page: int = 1, per_page: int = 50, *, needs_attention: bool | None = None
+    ) -> Page:
+        """One page of emails, newest first, optionally in one state or only those needing attention."""
         select, count = EmailRow.select(), EmailRow.count()
         if state:
             select, count = select.where(EmailRow.state == state), count.where(EmailRow.state == state)
+        if needs_attention is not None:
+            flag = EmailRow.needs_attention.eq(needs_attention)
+            select, count = select.where(flag), count.where(flag)
         page = max(1, page)
         rows = (
             await select.order_by(EmailRow.id, ascending=False).limit(per_page).offset((page - 1) * per_page)
@@ -108,3 +115,27 @@ class EmailService:
         self._rt.plugins.notify(
             "email_transitioned", email=email, old_state=old_state, new_state=new_state, actor=actor
         )
+
+    async def defer_in_transaction(self, email: Email, until: datetime | None, reason: str | None) -> bool:
+        """Move a queued email's due time (version checked, audited); False if it changed meanwhile."""
+        rows = await (
+            EmailRow.update(
+                {
+                    EmailRow.due_at: until,
+                    EmailRow.last_error: reason,
+                    EmailRow.version: email.version + 1,
+                    EmailRow.updated_at: utcnow(),
+                }
+            )
+            .where((EmailRow.id == email.id) & (EmailRow.version == email.version) & (EmailRow.state == "queued"))
+            .returning(EmailRow.id)
+        )
+        if rows:
+            await audit.record(
+                "email",
+                email.id,
+                "deferred",
+                "system:outbox",
+                new={"due_at": until.isoformat() if until else None, "reason": reason},
+            )
+        return bool(rows)

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from ..crypto import Vault
-from ..models import AuditEntry, Email, EnrichmentRecord, Job, Lead
+from ..models import AuditEntry, Email, Enrollment, EnrichmentRecord, Job, Lead, Template
 from ..states import review_status
 
 #: Lead columns that hold encrypted personal data.
@@ -110,6 +110,9 @@ def email_from_row(row: dict[str, Any], vault: Vault) -> Email:
         version=row.get("version", 1),
         created_at=row.get("created_at"),
         updated_at=row.get("updated_at"),
+        recipient_timezone=row.get("recipient_timezone"),
+        claimed_by=row.get("claimed_by"),
+        claimed_at=row.get("claimed_at"),
     )
 
 
@@ -154,4 +157,34 @@ def audit_from_row(row: dict[str, Any]) -> AuditEntry:
         new_value=_json(row.get("new_value"), None),
         request_id=row.get("request_id"),
         created_at=row.get("created_at"),
+    )
+
+
+def template_from_row(row: dict[str, Any]) -> Template:
+    """A :class:`Template` from a ``templates`` row."""
+    return Template(
+        id=row["id"],
+        name=row["name"],
+        subject=row.get("subject") or "",
+        body_text=row.get("body_text") or "",
+        body_html=row.get("body_html"),
+        created_at=row.get("created_at"),
+        updated_at=row.get("updated_at"),
+    )
+
+
+def enrollment_from_row(row: dict[str, Any]) -> Enrollment:
+    """An :class:`Enrollment` from an ``enrollments`` row."""
+    return Enrollment(
+        id=row["id"],
+        lead_id=row["lead"],
+        sequence_id=row["sequence"],
+        mailbox=row.get("mailbox"),
+        state=row["state"],
+        last_step=row.get("last_step") or 0,
+        next_due_at=row.get("next_due_at"),
+        stop_reason=row.get("stop_reason"),
+        version=row.get("version", 1),
+        created_at=row.get("created_at"),
+        updated_at=row.get("updated_at"),
     )

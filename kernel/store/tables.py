@@ -99,6 +99,12 @@ class MailboxRow(_Timestamped, tablename="mailboxes"):
     backend = Varchar(length=64, null=True, default=None)
     settings = JSON(default={})
     last_sent_at = Timestamptz(null=True, default=None)
+    #: Whether the mailbox is in the config now (rows of removed mailboxes stay for history).
+    active = Boolean(default=True)
+    #: The earliest time its next email may be claimed (the gap, with its jitter, decided once).
+    next_send_at = Timestamptz(null=True, default=None)
+    #: When it first sent; the ramp-up counts days from here.
+    first_sent_at = Timestamptz(null=True, default=None)
 
 
 class EmailRow(_Timestamped, tablename="emails"):
@@ -129,6 +135,29 @@ class EmailRow(_Timestamped, tablename="emails"):
     needs_attention = Boolean(default=False)
     category = Varchar(length=64, null=True, default=None)
     sent_at = Timestamptz(null=True, default=None)
+    version = Integer(default=1)
+    #: ``host:pid:nonce`` of the worker sending it; cleared when the outcome is unknown.
+    claimed_by = Varchar(length=255, null=True, default=None)
+    claimed_at = Timestamptz(null=True, default=None)
+    #: The recipient's IANA timezone as found when queued (for the sending window).
+    recipient_timezone = Varchar(length=64, null=True, default=None)
+
+
+class EnrollmentRow(_Timestamped, tablename="enrollments"):
+    """One lead going through one sequence: which step went last and when the next is due."""
+
+    lead = ForeignKey(references=LeadRow, on_delete=OnDelete.cascade, index=True)
+    sequence = ForeignKey(references=SequenceRow, on_delete=OnDelete.cascade)
+    #: ``lead:sequence``: a lead goes through a sequence once.
+    enrollment_key = Varchar(length=64, unique=True)
+    mailbox = Varchar(length=255, null=True, default=None)
+    #: ``active``, ``finished`` or ``stopped``.
+    state = Varchar(length=16, default="active", index=True)
+    #: The highest step queued so far.
+    last_step = Integer(default=0)
+    #: When the next step is to be queued; None while the last one is not sent.
+    next_due_at = Timestamptz(null=True, default=None, index=True)
+    stop_reason = Text(null=True, default=None)
     version = Integer(default=1)
 
 
@@ -190,6 +219,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     SequenceStepRow,
     MailboxRow,
     EmailRow,
+    EnrollmentRow,
     SuppressionRow,
     JobRow,
     AuditRow,

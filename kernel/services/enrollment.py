@@ -1,0 +1,397 @@
+"""From an approved lead to queued emails: readiness, enrollment, follow-ups, stopping.
+
+- ``approved -> ready_for_outreach`` for leads with an email address (the rest stay
+  approved, with the reason);
+- enrolling a ready lead in a sequence queues step 1, rendered now (what was
+  previewed is what is sent) with its Message-ID, under the unique key
+  ``lead:sequence:step``;
+- a later step is queued once the previous one was sent and its delay has passed,
+  as a reply in the same thread, from the same mailbox;
+- :meth:`EnrollmentService.stop` ends a lead's sequence (a reply, a bounce, an
+  unsubscribe, a person) and cancels what is still queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import structlog
+
+from ..errors import SequenceError, TemplateError
+from ..models import Email, Enrollment, Lead, Sequence
+from ..states import EmailState, LeadState
+from ..store.engine import write_transaction
+from ..store.mapping import email_columns, email_from_row, enrollment_from_row, lead_from_row
+from ..store.tables import EmailRow, EnrollmentRow, LeadRow, SuppressionRow
+from ..templating import render_template
+from ..timezones import recipient_timezone
+from . import audit
+from .leads import BulkResult
+from .outbox.messages import make_message_id
+from .outbox.policy import add_delay
+from .sequences import reply_subject, step_source
+from .transitions import utcnow
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+log = structlog.get_logger("outreach.enrollment")
+
+#: Email states that end a lead's sequence: the lead answered, or the address does not work.
+STOPPING_STATES = (EmailState.REPLIED, EmailState.CATEGORIZED, EmailState.BOUNCED)
+
+
+class EnrollResult(msgspec.Struct, kw_only=True):
+    """What an enrollment did: leads enrolled (with their first email), and why the others were not."""
+
+    enrolled: dict[int, int] = {}
+    skipped: dict[int, str] = {}
+
+
+def dedupe_key(lead_id: int, sequence_id: int, step: int) -> str:
+    """The unique key of one lead's one step of one sequence."""
+    return f"{lead_id}:{sequence_id}:{step}"
+
+
+async def suppressed_hashes(hashes: Iterable[str | None]) -> set[str]:
+    """Which of these address hashes are on the suppression list."""
+    wanted = sorted({h for h in hashes if h})
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        rows = await SuppressionRow.select(SuppressionRow.email_hash).where(
+            SuppressionRow.email_hash.is_in(wanted[start : start + 500])
+        )
+        found.update(r["email_hash"] for r in rows)
+    return found
+
+
+class EnrollmentService:
+    """Moves leads into sequences and their emails into the outbox."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+
+    # -- ready -----------------------------------------------------------------------
+
+    async def mark_ready(self, lead_ids: list[int] | None, *, actor: str) -> BulkResult:
+        """Move approved leads (these, or all) to ``ready_for_outreach``; those without an address stay."""
+        query = LeadRow.select(LeadRow.id, LeadRow.lifecycle_state, LeadRow.email_hash)
+        if lead_ids is None:
+            query = query.where(LeadRow.lifecycle_state == LeadState.APPROVED)
+        else:
+            query = query.where(LeadRow.id.is_in(list(lead_ids) or [-1]))
+        rows = {r["id"]: r for r in await query}
+        result = BulkResult()
+        for lead_id in lead_ids or []:
+            if lead_id not in rows:
+                result.skipped[lead_id] = "no such lead"
+        suppressed = await suppressed_hashes(r["email_hash"] for r in rows.values())
+        movable = []
+        for lead_id, row in rows.items():
+            if row["lifecycle_state"] != LeadState.APPROVED:
+                result.skipped[lead_id] = f"is {row['lifecycle_state']}, not approved"
+            elif not row["email_hash"]:
+                result.skipped[lead_id] = "has no email address; add one or analyze the lead again"
+            elif row["email_hash"] in suppressed:
+                result.skipped[lead_id] = "its address is on the suppression list"
+            else:
+                movable.append(lead_id)
+        moved = await self._rt.leads.transition_many(movable, LeadState.READY_FOR_OUTREACH, actor=actor)
+        result.changed = moved.changed
+        result.skipped.update(moved.skipped)
+        return result
+
+    # -- enroll ----------------------------------------------------------------------
+
+    async def enroll(self, reference: str | int, lead_ids: list[int] | None, *, actor: str) -> EnrollResult:
+        """Enroll ready leads (these, or all) in a sequence and queue each one's first email."""
+        sequence = await self._rt.sequences.find(reference)
+        if not sequence.steps:
+            raise SequenceError(f"Sequence '{sequence.name}' has no steps.")
+        query = LeadRow.select()
+        if lead_ids is None:
+            query = query.where(LeadRow.lifecycle_state == LeadState.READY_FOR_OUTREACH)
+        else:
+            query = query.where(LeadRow.id.is_in(list(lead_ids) or [-1]))
+        rows = await query.order_by(LeadRow.id)
+        result = EnrollResult()
+        found = {r["id"] for r in rows}
+        for lead_id in lead_ids or []:
+            if lead_id not in found:
+                result.skipped[lead_id] = "no such lead"
+        suppressed = await suppressed_hashes(r["email_hash"] for r in rows)
+        candidates: list[Lead] = []
+        for row in rows:
+            lead = lead_from_row(row, self._rt.vault)
+            if lead.lifecycle_state != LeadState.READY_FOR_OUTREACH:
+                result.skipped[lead.id] = (
+                    f"is {lead.lifecycle_state}, not ready_for_outreach; `outreach leads ready` moves approved leads"
+                )
+            elif not lead.email:
+                result.skipped[lead.id] = "has no email address"
+            elif row["email_hash"] in suppressed:
+                result.skipped[lead.id] = "its address is on the suppression list"
+            else:
+                candidates.append(lead)
+        now = self._rt.clock()
+        step = sequence.steps[0]
+        prepared: list[tuple[Lead, str, dict[str, Any]]] = []
+        for lead, mailbox in zip(candidates, await self._rt.mailboxes.assign(len(candidates)), strict=True):
+            settings = self._rt.mailboxes.settings_of(mailbox)
+            try:
+                rendered = render_template(
+                    step_source(step), lead, sender_name=self._rt.mailboxes.sender_name(mailbox)
+                )
+            except TemplateError as exc:
+                result.skipped[lead.id] = str(exc)
+                continue
+            timezone = recipient_timezone(lead, self._rt.mailboxes.timezone_of(mailbox))
+            prepared.append(
+                (
+                    lead,
+                    mailbox,
+                    {
+                        "lead": lead.id,
+                        "sequence_id": sequence.id,
+                        "step_number": 1,
+                        "dedupe_key": dedupe_key(lead.id, sequence.id, 1),
+                        "mailbox": mailbox,
+                        "to_address": lead.email,
+                        "from_address": settings.from_address,
+                        "subject": rendered.subject,
+                        "body_text": rendered.text,
+                        "body_html": rendered.html,
+                        "message_id": make_message_id(settings.from_address),
+                        "state": EmailState.QUEUED,
+                        "due_at": add_delay(now, step.delay_days, step.business_days, timezone),
+                        "recipient_timezone": timezone,
+                    },
+                )
+            )
+        await self._insert_enrollments(sequence, prepared, result, actor)
+        log.info("leads_enrolled", sequence_id=sequence.id, enrolled=len(result.enrolled), skipped=len(result.skipped))
+        return result
+
+    async def _insert_enrollments(
+        self,
+        sequence: Sequence,
+        prepared: list[tuple[Lead, str, dict[str, Any]]],
+        result: EnrollResult,
+        actor: str,
+    ) -> None:
+        async with write_transaction():
+            # Checked inside the write lock, so two enrollments at once cannot both pass.
+            ids = [lead.id for lead, _, _ in prepared]
+            busy: dict[int, str] = {}
+            for start in range(0, len(ids), 500):
+                for row in await EnrollmentRow.select(
+                    EnrollmentRow.lead, EnrollmentRow.state, EnrollmentRow.sequence.name.as_alias("seq")
+                ).where(EnrollmentRow.lead.is_in(ids[start : start + 500])):
+                    busy.setdefault(row["lead"], row["seq"])
+            audits = []
+            for start in range(0, len(prepared), 200):
+                chunk = [(lead, mailbox, values) for lead, mailbox, values in prepared[start : start + 200]]
+                fresh = []
+                for lead, mailbox, values in chunk:
+                    if lead.id in busy:
+                        result.skipped[lead.id] = f"is already enrolled in sequence '{busy[lead.id]}'"
+                    else:
+                        fresh.append((lead, mailbox, values))
+                if not fresh:
+                    continue
+                await EnrollmentRow.insert(
+                    *[
+                        EnrollmentRow(
+                            lead=lead.id,
+                            sequence=sequence.id,
+                            enrollment_key=f"{lead.id}:{sequence.id}",
+                            mailbox=mailbox,
+                            last_step=1,
+                        )
+                        for lead, mailbox, _ in fresh
+                    ]
+                )
+                inserted = await EmailRow.insert(
+                    *[EmailRow(**email_columns(values, self._rt.vault)) for _, _, values in fresh]
+                ).returning(EmailRow.id, EmailRow.lead)
+                for row in inserted:
+                    result.enrolled[row["lead"]] = row["id"]
+                    audits.append(
+                        audit.audit_row(
+                            "email",
+                            row["id"],
+                            "queued",
+                            actor,
+                            new={"state": "queued", "sequence": sequence.name, "step": 1},
+                        )
+                    )
+                    audits.append(
+                        audit.audit_row("lead", row["lead"], "enrolled", actor, new={"sequence": sequence.name})
+                    )
+            await audit.record_many(audits)
+
+    # -- follow-ups ------------------------------------------------------------------
+
+    async def queue_due_followups(self, now: datetime | None = None, limit: int = 200) -> list[int]:
+        """Queue the next step of every enrollment whose delay has passed; return the new email ids."""
+        now = now or self._rt.clock()
+        rows = await (
+            EnrollmentRow.select()
+            .where((EnrollmentRow.state == "active") & (EnrollmentRow.next_due_at <= now))
+            .order_by(EnrollmentRow.next_due_at)
+            .limit(limit)
+        )
+        if not rows:
+            return []
+        enrollments = [enrollment_from_row(r) for r in rows]
+        sequences: dict[int, Sequence] = {}
+        queued: list[int] = []
+        for enrollment in enrollments:
+            if enrollment.sequence_id not in sequences:
+                sequences[enrollment.sequence_id] = await self._rt.sequences.get(enrollment.sequence_id)
+            email_id = await self._queue_next(enrollment, sequences[enrollment.sequence_id], now)
+            if email_id is not None:
+                queued.append(email_id)
+        return queued
+
+    async def _queue_next(self, enrollment: Enrollment, sequence: Sequence, now: datetime) -> int | None:
+        actor = "system:sequences"
+        lead = await self._rt.leads.get(enrollment.lead_id)
+        emails = [
+            email_from_row(r, self._rt.vault)
+            for r in await EmailRow.select()
+            .where((EmailRow.lead == lead.id) & (EmailRow.sequence_id == sequence.id))
+            .order_by(EmailRow.step_number)
+        ]
+        stop_reason = await self._stop_reason(lead, emails)
+        if stop_reason:
+            await self.stop(lead.id, stop_reason, actor=actor)
+            return None
+        number = enrollment.last_step + 1
+        if number > len(sequence.steps):
+            await self._finish(enrollment)
+            return None
+        first, previous = emails[0], emails[-1]
+        mailbox = enrollment.mailbox or first.mailbox or self._rt.mailboxes.names()[0]
+        step = sequence.steps[number - 1]
+        try:
+            rendered = render_template(step_source(step), lead, sender_name=self._rt.mailboxes.sender_name(mailbox))
+        except TemplateError as exc:
+            await self.stop(lead.id, f"step {number} cannot be written for this lead: {exc}", actor=actor)
+            return None
+        values = {
+            "lead": lead.id,
+            "sequence_id": sequence.id,
+            "step_number": number,
+            "dedupe_key": dedupe_key(lead.id, sequence.id, number),
+            "mailbox": mailbox,
+            "to_address": first.to_address,
+            "from_address": first.from_address,
+            "subject": reply_subject(first.subject),
+            "body_text": rendered.text,
+            "body_html": rendered.html,
+            "message_id": make_message_id(first.from_address or ""),
+            "in_reply_to": previous.message_id,
+            "references": [*previous.references, previous.message_id],
+            "provider_thread_id": first.provider_thread_id,
+            "state": EmailState.QUEUED,
+            "due_at": now,
+            "recipient_timezone": first.recipient_timezone,
+        }
+        async with write_transaction():
+            claimed = await (
+                EnrollmentRow.update(
+                    {
+                        EnrollmentRow.last_step: number,
+                        EnrollmentRow.next_due_at: None,
+                        EnrollmentRow.version: enrollment.version + 1,
+                        EnrollmentRow.updated_at: utcnow(),
+                    }
+                )
+                .where((EnrollmentRow.id == enrollment.id) & (EnrollmentRow.version == enrollment.version))
+                .returning(EnrollmentRow.id)
+            )
+            if not claimed:
+                return None  # another worker queued it first
+            rows = await EmailRow.insert(EmailRow(**email_columns(values, self._rt.vault))).returning(EmailRow.id)
+            await audit.record(
+                "email", rows[0]["id"], "queued", actor, new={"state": "queued", "sequence": sequence.name, "step": number}
+            )
+        log.info("followup_queued", email_id=rows[0]["id"], lead_id=lead.id, step=number)
+        return int(rows[0]["id"])
+
+    async def _stop_reason(self, lead: Lead, emails: list[Email]) -> str | None:
+        for email in emails:
+            if email.state in STOPPING_STATES:
+                return f"the lead's email {email.id} is {email.state}"
+        if not emails or emails[-1].state not in (EmailState.SENT, EmailState.DELIVERED, EmailState.OPENED):
+            return "the previous step was not sent"
+        hashes = [self._rt.vault.hash_email(emails[0].to_address)]
+        if await suppressed_hashes(hashes):
+            return "the address is on the suppression list"
+        return None
+
+    async def _finish(self, enrollment: Enrollment) -> None:
+        async with write_transaction():
+            await EnrollmentRow.update(
+                {EnrollmentRow.state: "finished", EnrollmentRow.next_due_at: None, EnrollmentRow.updated_at: utcnow()}
+            ).where(EnrollmentRow.id == enrollment.id)
+
+    # -- stop ------------------------------------------------------------------------
+
+    async def stop(self, lead_id: int, reason: str, *, actor: str) -> list[int]:
+        """End every active sequence of a lead and cancel its queued emails; return their ids.
+
+        Call it when the lead replied, bounced or unsubscribed, or a person asked; an
+        email already with a server cannot be called back.
+        """
+        cancelled = []
+        async with write_transaction():
+            stopped = await (
+                EnrollmentRow.update(
+                    {
+                        EnrollmentRow.state: "stopped",
+                        EnrollmentRow.stop_reason: reason,
+                        EnrollmentRow.next_due_at: None,
+                        EnrollmentRow.version: EnrollmentRow.version + 1,
+                        EnrollmentRow.updated_at: utcnow(),
+                    }
+                )
+                .where((EnrollmentRow.lead == lead_id) & (EnrollmentRow.state == "active"))
+                .returning(EnrollmentRow.id, EnrollmentRow.sequence)
+            )
+            for row in stopped:
+                await audit.record(
+                    "lead", lead_id, "sequence_stopped", actor, new={"sequence_id": row["sequence"], "reason": reason}
+                )
+            queued = await EmailRow.select(EmailRow.id).where(
+                (EmailRow.lead == lead_id) & (EmailRow.state == EmailState.QUEUED)
+            )
+            for row in queued:
+                email, old = await self._rt.emails.transition_in_transaction(
+                    row["id"], EmailState.CANCELLED, actor=actor, reason=reason, changes={"last_error": reason}
+                )
+                cancelled.append(email)
+        for email in cancelled:
+            self._rt.emails.notify(email, EmailState.QUEUED, EmailState.CANCELLED, actor)
+        if stopped or cancelled:
+            log.info("sequence_stopped", lead_id=lead_id, cancelled=len(cancelled))
+        return [email.id for email in cancelled]
+
+    async def for_lead(self, lead_id: int) -> list[Enrollment]:
+        """Every enrollment of one lead."""
+        rows = await EnrollmentRow.select().where(EnrollmentRow.lead == lead_id).order_by(EnrollmentRow.id)
+        return [enrollment_from_row(r) for r in rows]
+
+    async def counts(self, sequence_id: int) -> dict[str, int]:
+        """How many enrollments of one sequence are active, finished or stopped."""
+        rows = await EnrollmentRow.raw(
+            "SELECT state, COUNT(*) AS n FROM enrollments WHERE sequence = {} GROUP BY state", sequence_id
+        )
+        counts = {"active": 0, "finished": 0, "stopped": 0}
+        counts.update({r["state"]: r["n"] for r in rows})
+        return counts
+

@@ -1,0 +1,216 @@
+"""Mailboxes: the sender identities from the config, mirrored in the store with their pacing.
+
+Each ``[[mailboxes]]`` entry is one identity with its backend, failover senders and
+policy. With none configured, one mailbox named ``default`` sends through ``[sender]
+backend`` (the ``outbox`` sender unless set). The ``mailboxes`` table keeps what the
+config does not: when each mailbox last sent, when it may send next, when it first
+sent (for the ramp-up); rows of mailboxes removed from the config stay, inactive.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import parseaddr
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ..config import MailboxSettings
+from ..errors import ConfigError, NotFound
+from ..store.engine import write_transaction
+from ..store.tables import EmailRow, MailboxRow
+from ..timezones import local_timezone
+from .outbox.policy import cap_for_day, day_start
+from .transitions import utcnow
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+#: Email states that used a slot of the day's cap (claimed, whatever happened after).
+SENT_STATES = ("sending", "sent", "delivered", "opened", "replied", "categorized", "bounced")
+
+
+class MailboxStatus(msgspec.Struct, kw_only=True):
+    """A mailbox as the Mailboxes page and ``send --dry-run`` show it."""
+
+    name: str
+    from_address: str
+    backend: str
+    failover: list[str]
+    daily_cap: int
+    cap_today: int
+    sent_today: int
+    window: str
+    weekdays_only: bool
+    min_gap_seconds: int
+    timezone: str
+    next_send_at: datetime | None = None
+    last_sent_at: datetime | None = None
+    first_sent_at: datetime | None = None
+    problem: str | None = None
+
+
+class MailboxService:
+    """The configured mailboxes, their sender chains and their state."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+        configured = list(runtime.settings.mailboxes)
+        if not configured:
+            configured = [
+                MailboxSettings(
+                    name="default",
+                    from_address=_default_from(runtime.settings.compliance.sender_name),
+                    min_gap_seconds=0,
+                )
+            ]
+        names = [m.name for m in configured]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ConfigError(f"Mailbox names must be unique; '{duplicates[0]}' appears twice in [[mailboxes]].")
+        self._by_name = {m.name: m for m in configured}
+
+    def names(self) -> list[str]:
+        """Mailbox names in config order."""
+        return list(self._by_name)
+
+    def settings_of(self, name: str) -> MailboxSettings:
+        """The configured settings of mailbox ``name``."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise NotFound(
+                f"There is no mailbox named '{name}' in the config (there are: {', '.join(self._by_name)})."
+            ) from None
+
+    def all_settings(self) -> list[MailboxSettings]:
+        """Every configured mailbox."""
+        return list(self._by_name.values())
+
+    def timezone_of(self, name: str) -> str:
+        """The mailbox's own timezone (for its day and as the recipients' fallback)."""
+        return self.settings_of(name).timezone or local_timezone()
+
+    def sender_chain(self, name: str) -> list[str]:
+        """Sender names to try for mailbox ``name``: its backend, then its failover senders."""
+        mailbox = self.settings_of(name)
+        primary = mailbox.backend or self._rt.settings.sender.backend
+        failover = mailbox.failover if mailbox.failover is not None else self._rt.settings.sender.failover
+        return [primary, *(s for s in failover if s != primary)]
+
+    def sender_name(self, name: str | None) -> str:
+        """The display name a template's ``sender_name`` shows for mailbox ``name``."""
+        mailbox = self.settings_of(name) if name else next(iter(self._by_name.values()))
+        display, address = parseaddr(mailbox.from_address)
+        return display or self._rt.settings.compliance.sender_name or address.split("@")[0]
+
+    def check_senders(self) -> list[str]:
+        """Problems with the configured senders (a backend no plugin provides)."""
+        problems = []
+        for name in self._by_name:
+            for sender in self.sender_chain(name):
+                if sender not in self._rt.plugins.senders:
+                    available = ", ".join(self._rt.plugins.senders.names()) or "none"
+                    problems.append(
+                        f"Mailbox '{name}' sends through '{sender}', which no plugin provides "
+                        f"(available: {available})."
+                    )
+        return problems
+
+    async def sync(self) -> None:
+        """Mirror the config into the ``mailboxes`` table."""
+        now = utcnow()
+        async with write_transaction():
+            rows = {r["name"]: r for r in await MailboxRow.select(MailboxRow.id, MailboxRow.name)}
+            for name, mailbox in self._by_name.items():
+                values: dict[Any, Any] = {
+                    MailboxRow.from_address: mailbox.from_address,
+                    MailboxRow.backend: self.sender_chain(name)[0],
+                    MailboxRow.settings: msgspec.to_builtins(mailbox),
+                    MailboxRow.active: True,
+                    MailboxRow.updated_at: now,
+                }
+                if name in rows:
+                    await MailboxRow.update(values).where(MailboxRow.name == name)
+                else:
+                    await MailboxRow.insert(
+                        MailboxRow(
+                            name=name,
+                            from_address=mailbox.from_address,
+                            backend=values[MailboxRow.backend],
+                            settings=values[MailboxRow.settings],
+                        )
+                    )
+            gone = [n for n in rows if n not in self._by_name]
+            if gone:
+                await MailboxRow.update({MailboxRow.active: False}).where(MailboxRow.name.is_in(gone))
+
+    async def pacing(self) -> dict[str, dict[str, Any]]:
+        """Each mailbox's stored pacing: ``next_send_at``, ``last_sent_at``, ``first_sent_at``."""
+        rows = await MailboxRow.select(
+            MailboxRow.name, MailboxRow.next_send_at, MailboxRow.last_sent_at, MailboxRow.first_sent_at
+        )
+        return {r["name"]: r for r in rows}
+
+    async def sent_since(self, since: dict[str, datetime]) -> dict[str, int]:
+        """How many emails each mailbox has claimed since the given time (its day's start)."""
+        counts: dict[str, int] = {}
+        for name, start in since.items():
+            counts[name] = await EmailRow.count().where(
+                (EmailRow.mailbox == name) & EmailRow.state.is_in(list(SENT_STATES)) & (EmailRow.claimed_at >= start)
+            )
+        return counts
+
+    async def status(self, now: datetime | None = None) -> list[MailboxStatus]:
+        """Every configured mailbox with today's count, cap and next send time."""
+        now = now or self._rt.clock()
+        pacing = await self.pacing()
+        starts = {name: day_start(now, self.timezone_of(name)) for name in self._by_name}
+        sent = await self.sent_since(starts)
+        problems = {p.split("'")[1]: p for p in self.check_senders()}
+        result = []
+        for name, mailbox in self._by_name.items():
+            row = pacing.get(name, {})
+            chain = self.sender_chain(name)
+            result.append(
+                MailboxStatus(
+                    name=name,
+                    from_address=mailbox.from_address,
+                    backend=chain[0],
+                    failover=chain[1:],
+                    daily_cap=mailbox.daily_cap,
+                    cap_today=cap_for_day(mailbox, row.get("first_sent_at"), now),
+                    sent_today=sent[name],
+                    window=mailbox.window,
+                    weekdays_only=mailbox.weekdays_only,
+                    min_gap_seconds=mailbox.min_gap_seconds,
+                    timezone=self.timezone_of(name),
+                    next_send_at=row.get("next_send_at"),
+                    last_sent_at=row.get("last_sent_at"),
+                    first_sent_at=row.get("first_sent_at"),
+                    problem=problems.get(name),
+                )
+            )
+        return result
+
+    async def assign(self, count: int) -> list[str]:
+        """Mailboxes for ``count`` new leads, spread so each mailbox gets an even share of first emails."""
+        load = {name: 0 for name in self._by_name}
+        rows = await EmailRow.raw(
+            "SELECT mailbox, COUNT(*) AS n FROM emails WHERE step_number = 1 AND state = 'queued' GROUP BY mailbox"
+        )
+        for row in rows:
+            if row["mailbox"] in load:
+                load[row["mailbox"]] = row["n"]
+        # Weighted by daily cap: a mailbox allowed 60 a day takes twice the leads of one allowed 30.
+        weight = {name: max(1, self._by_name[name].daily_cap) for name in load}
+        chosen = []
+        for _ in range(count):
+            name = min(load, key=lambda n: (load[n] / weight[n], self.names().index(n)))
+            load[name] += 1
+            chosen.append(name)
+        return chosen
+
+
+def _default_from(sender_name: str | None) -> str:
+    return f"{sender_name or 'outreach'} <outreach@localhost>"

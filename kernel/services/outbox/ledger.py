@@ -1,0 +1,270 @@
+"""The outbox's writes: claiming emails and recording what became of them, in batches.
+
+The claim is a conditional update (``queued -> sending`` where the version is still
+the one the checks saw), committed before any server is contacted: of two workers
+that planned the same email, one claims it and the other's update matches nothing.
+Outcomes are written for a whole batch in one transaction, with their audit rows in
+one insert, because SQLite pays per statement and per commit, not per row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import structlog
+
+from ...models import Email, Sequence
+from ...states import EMAIL_MACHINE, EmailState, check_transition
+from ...store.engine import write_transaction
+from ...store.tables import EmailRow, EnrollmentRow, MailboxRow
+from .. import audit
+from ..transitions import utcnow
+from .policy import add_delay
+
+if TYPE_CHECKING:
+    from ...runtime import Runtime
+
+log = structlog.get_logger("outreach.outbox")
+
+E = EmailState
+
+
+class Outcome(msgspec.Struct, kw_only=True):
+    """What one send attempt came to.
+
+    ``kind`` is ``sent``, ``retry`` (a transient error), ``failed`` (a permanent one),
+    ``unavailable`` (no sender could be reached), ``uncertain`` (the server may have it)
+    or ``released`` (never handed to a server; the worker stopped first).
+    """
+
+    email: Email
+    kind: str
+    sender: str | None = None
+    error: str | None = None
+    provider_message_id: str | None = None
+    provider_thread_id: str | None = None
+    accepted_at: datetime | None = None
+
+
+def _transition_audit(email_id: int, old: str, new: str, actor: str, **new_values: Any) -> Any:
+    values = {"state": new, **{k: v for k, v in new_values.items() if v is not None}}
+    values = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+    return audit.audit_row("email", email_id, f"transition:{old}->{new}", actor, old={"state": old}, new=values)
+
+
+async def claim(
+    rt: Runtime, emails: list[Email], *, owner: str, now: datetime, senders: dict[int, str]
+) -> list[Email]:
+    """Claim ``emails`` (``queued -> sending``) inside the caller's write transaction.
+
+    Only rows still queued at the version read are claimed; the claimed ones come back
+    as they are now.
+    """
+    check_transition(EMAIL_MACHINE, E.QUEUED, E.SENDING)
+    by_version: dict[int, list[int]] = defaultdict(list)
+    for email in emails:
+        by_version[email.version].append(email.id)
+    claimed_ids: set[int] = set()
+    for version, ids in by_version.items():
+        for start in range(0, len(ids), 500):
+            rows = await (
+                EmailRow.update(
+                    {
+                        EmailRow.state: E.SENDING,
+                        EmailRow.version: version + 1,
+                        EmailRow.claimed_by: owner,
+                        EmailRow.claimed_at: now,
+                        EmailRow.attempts: EmailRow.attempts + 1,
+                        EmailRow.updated_at: now,
+                    }
+                )
+                .where(
+                    EmailRow.id.is_in(ids[start : start + 500])
+                    & (EmailRow.version == version)
+                    & (EmailRow.state == E.QUEUED)
+                )
+                .returning(EmailRow.id)
+            )
+            claimed_ids.update(r["id"] for r in rows)
+    claimed = [
+        msgspec.structs.replace(
+            email,
+            state=E.SENDING,
+            version=email.version + 1,
+            claimed_by=owner,
+            claimed_at=now,
+            attempts=email.attempts + 1,
+            sender_backend=senders.get(email.id, email.sender_backend),
+        )
+        for email in emails
+        if email.id in claimed_ids
+    ]
+    # The sender each email is tried with first, for reconciliation after a crash.
+    by_sender: dict[str, list[int]] = defaultdict(list)
+    for email in claimed:
+        by_sender[email.sender_backend or ""].append(email.id)
+    for sender, ids in by_sender.items():
+        await EmailRow.update({EmailRow.sender_backend: sender or None}).where(EmailRow.id.is_in(ids))
+    await audit.record_many(_transition_audit(e.id, E.QUEUED, E.SENDING, owner_actor(owner)) for e in claimed)
+    return claimed
+
+
+def owner_actor(owner: str) -> str:
+    """The audit actor of a worker."""
+    return f"system:worker:{owner}"
+
+
+async def pace_mailboxes(claimed: list[Email], next_send: dict[str, datetime], now: datetime) -> None:
+    """Record each mailbox's send time and when it may send next (inside the claim's transaction)."""
+    for mailbox in {e.mailbox for e in claimed if e.mailbox}:
+        await MailboxRow.update(
+            {
+                MailboxRow.last_sent_at: now,
+                MailboxRow.next_send_at: next_send.get(mailbox, now),
+                MailboxRow.updated_at: now,
+            }
+        ).where(MailboxRow.name == mailbox)
+        await MailboxRow.update({MailboxRow.first_sent_at: now}).where(
+            (MailboxRow.name == mailbox) & MailboxRow.first_sent_at.is_null()
+        )
+
+
+async def switch_sender(email_id: int, sender: str, owner: str) -> None:
+    """Record that a failover sender is about to be tried, so a crash now is reconciled with it."""
+    async with write_transaction():
+        await EmailRow.update({EmailRow.sender_backend: sender}).where(
+            (EmailRow.id == email_id) & (EmailRow.state == E.SENDING) & (EmailRow.claimed_by == owner)
+        )
+
+
+async def schedule_next_steps(rt: Runtime, sent: list[tuple[Email, datetime]]) -> None:
+    """After emails were sent, set when each one's next step is due (or finish its enrollment)."""
+    sequences: dict[int, Sequence] = {}
+    for email, sent_at in sent:
+        if email.sequence_id is None:
+            continue
+        if email.sequence_id not in sequences:
+            sequences[email.sequence_id] = await rt.sequences.get(email.sequence_id)
+        steps = sequences[email.sequence_id].steps
+        values: dict[Any, Any] = {EnrollmentRow.updated_at: utcnow()}
+        if email.step_number < len(steps):
+            following = steps[email.step_number]
+            values[EnrollmentRow.next_due_at] = add_delay(
+                sent_at, following.delay_days, following.business_days, email.recipient_timezone
+            )
+        else:
+            values[EnrollmentRow.state] = "finished"
+            values[EnrollmentRow.next_due_at] = None
+        await EnrollmentRow.update(values).where(
+            (EnrollmentRow.lead == email.lead_id)
+            & (EnrollmentRow.sequence == email.sequence_id)
+            & (EnrollmentRow.state == "active")
+            & (EnrollmentRow.last_step == email.step_number)
+        )
+
+
+async def record(
+    rt: Runtime,
+    outcomes: list[Outcome],
+    *,
+    owner: str,
+    retry_at: dict[int, datetime],
+    max_attempts: int,
+) -> list[tuple[Email, str, str]]:
+    """Write every outcome of a batch in one transaction; return (email, old, new) for the events."""
+    now = utcnow()
+    actor = owner_actor(owner)
+    events: list[tuple[Email, str, str]] = []
+    audits = []
+    sent_rows: list[tuple[Email, datetime]] = []
+    guard = (EmailRow.state == E.SENDING) & (EmailRow.claimed_by == owner)
+    async with write_transaction():
+        for outcome in outcomes:
+            email = outcome.email
+            values: dict[Any, Any] = {EmailRow.updated_at: now, EmailRow.version: email.version + 1}
+            where = (EmailRow.id == email.id) & (EmailRow.version == email.version) & guard
+            if outcome.kind == "sent":
+                sent_at = outcome.accepted_at or now
+                values.update(
+                    {
+                        EmailRow.state: E.SENT,
+                        EmailRow.sent_at: sent_at,
+                        EmailRow.claimed_by: None,
+                        EmailRow.last_error: None,
+                        EmailRow.sender_backend: outcome.sender,
+                        EmailRow.provider_message_id: outcome.provider_message_id,
+                        EmailRow.provider_thread_id: outcome.provider_thread_id or email.provider_thread_id,
+                    }
+                )
+                new = E.SENT
+            elif outcome.kind in ("retry", "unavailable", "released"):
+                exhausted = outcome.kind == "retry" and email.attempts >= max_attempts
+                if exhausted:
+                    values.update({EmailRow.state: E.FAILED, EmailRow.claimed_by: None})
+                    values[EmailRow.last_error] = f"{outcome.error} (gave up after {email.attempts} tries)"
+                    new = E.FAILED
+                else:
+                    values.update(
+                        {
+                            EmailRow.state: E.QUEUED,
+                            EmailRow.claimed_by: None,
+                            EmailRow.due_at: retry_at.get(email.id, now),
+                            EmailRow.last_error: outcome.error,
+                        }
+                    )
+                    if outcome.kind != "retry":
+                        # A down server or a stop is not the email's fault: the try does not count.
+                        values[EmailRow.attempts] = max(0, email.attempts - 1)
+                    new = E.QUEUED
+            elif outcome.kind == "failed":
+                values.update({EmailRow.state: E.FAILED, EmailRow.claimed_by: None, EmailRow.last_error: outcome.error})
+                new = E.FAILED
+            else:  # uncertain: stays in sending, released for reconciliation
+                values.update({EmailRow.claimed_by: None, EmailRow.last_error: outcome.error})
+                new = E.SENDING
+            if new != E.SENDING:
+                check_transition(EMAIL_MACHINE, E.SENDING, new)
+            updated = await EmailRow.update(values).where(where).returning(EmailRow.id)
+            if not updated:
+                log.warning("outcome_not_recorded", email_id=email.id, outcome=outcome.kind)
+                continue
+            changed = msgspec.structs.replace(
+                email,
+                state=new,
+                version=email.version + 1,
+                claimed_by=None,
+                last_error=None if new == E.SENT else values.get(EmailRow.last_error, email.last_error),
+                sent_at=values.get(EmailRow.sent_at, email.sent_at),
+                provider_message_id=outcome.provider_message_id or email.provider_message_id,
+                sender_backend=outcome.sender or email.sender_backend,
+            )
+            if new == E.SENDING:
+                audits.append(
+                    audit.audit_row("email", email.id, "outcome_unknown", actor, new={"error": outcome.error})
+                )
+                continue
+            audits.append(
+                _transition_audit(
+                    email.id,
+                    E.SENDING,
+                    new,
+                    actor,
+                    sender=outcome.sender,
+                    reason=outcome.error if new != E.SENT else None,
+                    provider_message_id=outcome.provider_message_id,
+                )
+            )
+            events.append((changed, E.SENDING, new))
+            if new == E.SENT:
+                sent_rows.append((changed, values[EmailRow.sent_at]))
+        await schedule_next_steps(rt, sent_rows)
+        await audit.record_many(audits)
+    return events
+
+
+def later(now: datetime, seconds: float) -> datetime:
+    """``now`` plus ``seconds``."""
+    return now + timedelta(seconds=seconds)

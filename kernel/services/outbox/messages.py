@@ -1,0 +1,45 @@
+"""Message-IDs, and turning an outbox row into the message a sender delivers."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from email.utils import parseaddr
+
+from ...contracts import OutgoingMessage
+from ...models import Email
+
+_DOMAIN = re.compile(r"^[A-Za-z0-9.-]+$")
+
+
+def message_domain(from_address: str) -> str:
+    """The domain a Message-ID is made in: the sender's own, so it looks like any mail it sends."""
+    _, address = parseaddr(from_address)
+    domain = address.rpartition("@")[2].strip().lower()
+    return domain if domain and _DOMAIN.match(domain) else "outreach.local"
+
+
+def make_message_id(from_address: str) -> str:
+    """A new, globally unique ``Message-ID`` (with its angle brackets)."""
+    return f"<{uuid.uuid4().hex}@{message_domain(from_address)}>"
+
+
+def outgoing(email: Email, *, reply_to: str | None = None) -> OutgoingMessage:
+    """The message for an outbox row, before compliance adds its headers and footer."""
+    headers = {"Reply-To": reply_to} if reply_to else {}
+    return OutgoingMessage(
+        email_id=email.id,
+        message_id=email.message_id or "",
+        from_address=email.from_address or "",
+        to_address=email.to_address or "",
+        subject=email.subject,
+        text=email.body_text,
+        html=email.body_html,
+        headers=headers,
+        in_reply_to=email.in_reply_to,
+        references=list(email.references),
+        thread_id=email.provider_thread_id if email.step_number > 1 else None,
+        mailbox=email.mailbox,
+        lead_id=email.lead_id,
+        step_number=email.step_number,
+    )

@@ -1,0 +1,245 @@
+"""Deciding, before any claim, which due emails may go now and why the others wait.
+
+For each due email, in due order: its mailbox must exist and have a sender; the
+recipient's sending window must be open (else the email is deferred to its
+opening); the mailbox must be under its daily cap and past its gap; the global rate
+limit must allow one more; a follow-up's lead must not have replied, bounced or be
+suppressed (else it is cancelled). Then every compliance preparer shapes the
+message and every check judges it: a block fails the email, a defer moves it.
+
+The same plan serves the worker and ``outreach send --dry-run``; only the worker
+applies it.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import msgspec
+import structlog
+
+from ...contracts import ComplianceContext, OutgoingMessage, VerdictAction
+from ...models import Email, Lead
+from ...protocols import MessagePreparer
+from ...states import EmailState
+from ...store.mapping import email_from_row, lead_from_row
+from ...store.tables import EmailRow, LeadRow
+from ..enrollment import STOPPING_STATES, suppressed_hashes
+from ..mailboxes import SENT_STATES
+from .messages import outgoing
+from .policy import cap_for_day, day_start, gap_after, window_opening
+
+if TYPE_CHECKING:
+    from ...runtime import Runtime
+
+log = structlog.get_logger("outreach.outbox")
+
+
+class Decision(msgspec.Struct, kw_only=True):
+    """What the plan says about one email.
+
+    ``action``: ``send`` (claim it now), ``wait`` (nothing to write; it stays due),
+    ``defer`` (move its due time to ``until``), ``block`` (fail it), ``cancel`` (its
+    sequence is over).
+    """
+
+    email: Email
+    action: str
+    reason: str | None = None
+    until: datetime | None = None
+    message: OutgoingMessage | None = None
+    senders: list[str] = []
+    check: str | None = None
+
+
+class Plan(msgspec.Struct, kw_only=True):
+    """Every decision of one round, and the pacing to record for mailboxes that send."""
+
+    now: datetime
+    decisions: list[Decision] = []
+    next_send: dict[str, datetime] = {}
+    #: Why nothing more can go now, when a limit stopped the round (rate limit, caps).
+    limits: list[str] = []
+
+    def of(self, action: str) -> list[Decision]:
+        """The decisions with this action."""
+        return [d for d in self.decisions if d.action == action]
+
+
+async def _allowances(rt: Runtime, now: datetime) -> tuple[dict[str, int], dict[str, str], int | None]:
+    """How many emails each mailbox may claim now, why the others may not, and the global room."""
+    pacing = await rt.mailboxes.pacing()
+    starts = {name: day_start(now, rt.mailboxes.timezone_of(name)) for name in rt.mailboxes.names()}
+    sent = await rt.mailboxes.sent_since(starts)
+    allowance: dict[str, int] = {}
+    why: dict[str, str] = {}
+    for mailbox in rt.mailboxes.all_settings():
+        row = pacing.get(mailbox.name, {})
+        cap = cap_for_day(mailbox, row.get("first_sent_at"), now)
+        left = cap - sent[mailbox.name]
+        next_at = row.get("next_send_at")
+        if left <= 0:
+            why[mailbox.name] = f"mailbox '{mailbox.name}' reached today's cap ({sent[mailbox.name]} of {cap})"
+            allowance[mailbox.name] = 0
+        elif next_at is not None and next_at > now:
+            why[mailbox.name] = f"mailbox '{mailbox.name}' waits its gap until {next_at:%Y-%m-%d %H:%M:%S} UTC"
+            allowance[mailbox.name] = 0
+        else:
+            allowance[mailbox.name] = left if mailbox.min_gap_seconds == 0 else 1
+    limit = rt.settings.sending.rate_limit_per_minute
+    room = None
+    if limit > 0:
+        recent = await EmailRow.count().where(
+            EmailRow.state.is_in(list(SENT_STATES)) & (EmailRow.claimed_at > now - timedelta(seconds=60))
+        )
+        room = max(0, limit - recent)
+    return allowance, why, room
+
+
+async def _due(rt: Runtime, now: datetime, limit: int, exclude: list[str]) -> list[Email]:
+    query = EmailRow.select().where(
+        (EmailRow.state == EmailState.QUEUED)
+        & (EmailRow.needs_attention.eq(False))
+        & ((EmailRow.due_at <= now) | EmailRow.due_at.is_null())
+    )
+    if exclude:
+        query = query.where(EmailRow.mailbox.not_in(exclude))
+    rows = await query.order_by(EmailRow.due_at).order_by(EmailRow.id).limit(limit)
+    return [email_from_row(r, rt.vault) for r in rows]
+
+
+async def _leads(rt: Runtime, ids: list[int]) -> dict[int, Lead]:
+    rows = await LeadRow.select().where(LeadRow.id.is_in(ids or [-1]))
+    return {r["id"]: lead_from_row(r, rt.vault) for r in rows}
+
+
+async def _stopped_leads(lead_ids: list[int]) -> set[int]:
+    rows = await EmailRow.select(EmailRow.lead).where(
+        EmailRow.lead.is_in(lead_ids or [-1]) & EmailRow.state.is_in(list(STOPPING_STATES))
+    )
+    return {r["lead"] for r in rows}
+
+
+async def _judge(
+    rt: Runtime, message: OutgoingMessage, context: ComplianceContext
+) -> tuple[OutgoingMessage, str, str | None, datetime | None, str | None]:
+    """Prepare ``message`` and run every check: (message, action, reason, until, check name)."""
+    checks = list(rt.plugins.compliance_checks)
+    for check in checks:
+        if isinstance(check, MessagePreparer):
+            message = await check.prepare(message, context)
+    for check in checks:
+        verdict = await check.check(message, context)
+        if verdict.action == VerdictAction.BLOCK:
+            return message, "block", verdict.reason or f"blocked by {check.name}", None, check.name
+        if verdict.action == VerdictAction.DEFER:
+            until = verdict.until or (context.now or rt.clock()) + timedelta(minutes=15)
+            return message, "defer", verdict.reason or f"deferred by {check.name}", until, check.name
+    return message, "send", None, None, None
+
+
+async def plan(rt: Runtime, *, limit: int, dry_run: bool = False, rng: random.Random | None = None) -> Plan:
+    """Decide what to do with up to ``limit`` due emails now."""
+    rng = rng or random.Random()
+    now = rt.clock()
+    result = Plan(now=now)
+    allowance, why, room = await _allowances(rt, now)
+    if room == 0:
+        result.limits.append(
+            f"the global rate limit ({rt.settings.sending.rate_limit_per_minute} a minute) is reached"
+        )
+        return result
+    result.limits.extend(why.values())
+    blocked_mailboxes = [name for name, n in allowance.items() if n <= 0]
+    emails = await _due(rt, now, limit * 4 if not dry_run else limit, blocked_mailboxes)
+    if not emails:
+        return result
+    leads = await _leads(rt, sorted({e.lead_id for e in emails}))
+    stopped = await _stopped_leads(sorted({e.lead_id for e in emails if e.step_number > 1}))
+    suppressed = await suppressed_hashes(rt.vault.hash_email(e.to_address) for e in emails)
+    public_url = _public_url(rt)
+    sending = 0
+    for email in emails:
+        if not dry_run and sending >= limit:
+            break
+        decision = await _decide(
+            rt, email, leads.get(email.lead_id), now, allowance, why, room, stopped, suppressed, public_url, dry_run
+        )
+        if decision.action == "send":
+            sending += 1
+            allowance[email.mailbox or ""] -= 1
+            if room is not None:
+                room -= 1
+            settings = rt.mailboxes.settings_of(email.mailbox or "")
+            if settings.min_gap_seconds:
+                result.next_send[settings.name] = now + gap_after(settings, rng)
+        result.decisions.append(decision)
+    return result
+
+
+async def _decide(
+    rt: Runtime,
+    email: Email,
+    lead: Lead | None,
+    now: datetime,
+    allowance: dict[str, int],
+    why: dict[str, str],
+    room: int | None,
+    stopped: set[int],
+    suppressed: set[str],
+    public_url: str,
+    dry_run: bool,
+) -> Decision:
+    name = email.mailbox or ""
+    if name not in allowance:
+        return Decision(email=email, action="wait", reason=f"mailbox '{name}' is not in the config any more")
+    chain = rt.mailboxes.sender_chain(name)
+    missing = [s for s in chain[:1] if s not in rt.plugins.senders]
+    if missing:
+        return Decision(email=email, action="wait", reason=f"no plugin provides the sender '{missing[0]}'")
+    if lead is None:
+        return Decision(email=email, action="cancel", reason="the lead no longer exists")
+    if rt.vault.hash_email(email.to_address) in suppressed:
+        return Decision(email=email, action="cancel", reason="the address is on the suppression list")
+    if email.lead_id in stopped:
+        return Decision(email=email, action="cancel", reason="the lead replied or an email to it bounced")
+    settings = rt.mailboxes.settings_of(name)
+    timezone = email.recipient_timezone or rt.mailboxes.timezone_of(name)
+    opening = window_opening(now, timezone, settings.window, settings.weekdays_only)
+    if opening is not None:
+        return Decision(
+            email=email,
+            action="defer",
+            until=opening,
+            reason=f"outside the sending window ({settings.window} in {timezone})",
+        )
+    if allowance[name] <= 0:
+        return Decision(email=email, action="wait", reason=why.get(name, f"mailbox '{name}' sent its share now"))
+    if room is not None and room <= 0:
+        return Decision(email=email, action="wait", reason="the global rate limit is reached")
+    context = ComplianceContext(
+        lead=lead,
+        mailbox=name,
+        sender=chain[0],
+        now=now,
+        public_url=public_url,
+        recipient_timezone=timezone,
+        dry_run=dry_run,
+        extra={"sequence_id": email.sequence_id, "reply_to": settings.reply_to},
+    )
+    message = outgoing(email, reply_to=settings.reply_to)
+    try:
+        message, action, reason, until, check = await _judge(rt, message, context)
+    except Exception as exc:  # a broken check holds the email back rather than letting it through
+        log.exception("compliance_check_failed", email_id=email.id)
+        return Decision(
+            email=email, action="wait", reason=f"a compliance check failed ({exc!r}); the log has the details"
+        )
+    return Decision(email=email, action=action, reason=reason, until=until, message=message, senders=chain, check=check)
+
+
+def _public_url(rt: Runtime) -> str:
+    web = rt.settings.web
+    return (web.public_url or f"http://{web.host}:{web.port}").rstrip("/")

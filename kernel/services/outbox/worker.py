@@ -1,0 +1,252 @@
+"""The outbox worker: reconcile, queue due follow-ups, plan, claim, send, record; again.
+
+One round claims at most ``[sending] batch_size`` emails in one transaction, sends
+them (mailboxes in parallel, each mailbox's emails one after another), and records
+every outcome in one more. The worker runs inside ``outreach serve`` and ``outreach
+worker``; any number of them may share a database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import msgspec
+import structlog
+
+from ...models import Email
+from ...states import EmailState
+from ...store.engine import write_transaction
+from .delivery import deliver, first_up
+from .ledger import Outcome, claim, pace_mailboxes, record, switch_sender
+from .planner import Decision, Plan, plan
+from .policy import retry_delay
+from .reconcile import LIVE_OWNERS, reconcile
+
+if TYPE_CHECKING:
+    from ...runtime import Runtime
+
+log = structlog.get_logger("outreach.outbox")
+
+
+class RoundStats(msgspec.Struct, kw_only=True):
+    """What one round (or, summed, a run) did."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    blocked: int = 0
+    deferred: int = 0
+    cancelled: int = 0
+    followups: int = 0
+    reconciled: int = 0
+    waiting: int = 0
+
+    def add(self, other: RoundStats) -> None:
+        """Add ``other``'s counts to these."""
+        for field in self.__struct_fields__:
+            setattr(self, field, getattr(self, field) + getattr(other, field))
+
+    @property
+    def busy(self) -> bool:
+        """Whether the round did anything that may make another round useful at once."""
+        return bool(self.claimed or self.followups or self.reconciled or self.deferred or self.blocked or self.cancelled)
+
+
+class OutboxWorker:
+    """Sends due emails until stopped."""
+
+    def __init__(self, runtime: Runtime, *, rng: random.Random | None = None) -> None:
+        self._rt = runtime
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._rng = rng or random.Random()
+        self._down_until: dict[str, datetime] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    async def run_once(self) -> RoundStats:
+        """One round: reconcile, queue follow-ups, and send one batch."""
+        LIVE_OWNERS.add(self.owner)
+        stats = RoundStats()
+        settled = await reconcile(self._rt, self.owner)
+        stats.reconciled = len(settled.sent) + len(settled.requeued) + len(settled.attention)
+        stats.followups = len(await self._rt.enrollment.queue_due_followups())
+        current = await plan(self._rt, limit=self._rt.settings.sending.batch_size, rng=self._rng)
+        claimed = await self._apply(current, stats)
+        if claimed:
+            outcomes = await self._send(claimed, {d.email.id: d for d in current.of("send")}, current.now)
+            await self._record(outcomes, stats)
+        stats.waiting = len(current.of("wait"))
+        return stats
+
+    async def _apply(self, current: Plan, stats: RoundStats) -> list[Email]:
+        rt, now = self._rt, current.now
+        senders = {
+            d.email.id: first_up(d.senders, self._down_until, now) for d in current.of("send") if d.senders
+        }
+        events = []
+        async with write_transaction():
+            for decision in current.of("block") + current.of("cancel"):
+                new = EmailState.FAILED if decision.action == "block" else EmailState.CANCELLED
+                try:
+                    email, old = await rt.emails.transition_in_transaction(
+                        decision.email.id,
+                        new,
+                        actor=f"compliance:{decision.check}" if decision.check else "system:outbox",
+                        expected_version=decision.email.version,
+                        reason=decision.reason,
+                        changes={"last_error": decision.reason},
+                    )
+                except Exception as exc:  # changed meanwhile by someone else: decide again next round
+                    log.info("decision_skipped", email_id=decision.email.id, error=str(exc))
+                    continue
+                events.append((email, old, new))
+            for decision in current.of("defer"):
+                updated = await rt.emails.defer_in_transaction(decision.email, decision.until, decision.reason)
+                stats.deferred += int(updated)
+            claimed = await claim(rt, [d.email for d in current.of("send")], owner=self.owner, now=now, senders=senders)
+            await pace_mailboxes(claimed, current.next_send, now)
+        for email, old, new in events:
+            rt.emails.notify(email, old, new, "system:outbox")
+            if new == EmailState.CANCELLED:
+                stats.cancelled += 1
+                await rt.enrollment.stop(email.lead_id, email.last_error or "cancelled", actor="system:outbox")
+            else:
+                stats.blocked += 1
+        for email in claimed:
+            rt.emails.notify(email, EmailState.QUEUED, EmailState.SENDING, "system:outbox")
+        stats.claimed = len(claimed)
+        return claimed
+
+    async def _send(self, claimed: list[Email], decisions: dict[int, Decision], now: datetime) -> list[Outcome]:
+        by_mailbox: dict[str, list[Email]] = defaultdict(list)
+        for email in claimed:
+            by_mailbox[email.mailbox or ""].append(email)
+        outcomes: list[Outcome] = []
+
+        async def switch(email_id: int, sender: str) -> None:
+            await switch_sender(email_id, sender, self.owner)
+
+        async def send_all(emails: list[Email]) -> None:
+            for position, email in enumerate(emails):
+                decision = decisions[email.id]
+                try:
+                    outcome = await deliver(
+                        self._rt,
+                        email,
+                        decision.message,  # type: ignore[arg-type]
+                        decision.senders,
+                        down_until=self._down_until,
+                        now=now,
+                        switch=switch,
+                    )
+                except asyncio.CancelledError:
+                    # Stopping: the one in flight may be with the server; the rest never left.
+                    outcomes.append(Outcome(email=email, kind="uncertain", error="the worker stopped during the send"))
+                    outcomes.extend(
+                        Outcome(email=e, kind="released", error="the worker stopped before sending it")
+                        for e in emails[position + 1 :]
+                    )
+                    raise
+                outcomes.append(outcome)
+
+        tasks = [asyncio.ensure_future(send_all(group)) for group in by_mailbox.values()]
+        try:
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.shield(self._record(outcomes, RoundStats()))
+            raise
+        return outcomes
+
+    async def _record(self, outcomes: list[Outcome], stats: RoundStats) -> None:
+        settings = self._rt.settings.sending
+        now = self._rt.clock()
+        retry_at = {}
+        for outcome in outcomes:
+            if outcome.kind == "retry":
+                retry_at[outcome.email.id] = now + retry_delay(
+                    outcome.email.attempts, settings.retry_base_seconds, settings.retry_max_seconds, self._rng
+                )
+            elif outcome.kind == "unavailable":
+                retry_at[outcome.email.id] = now + retry_delay(
+                    1, settings.unavailable_pause_seconds, settings.unavailable_pause_seconds, self._rng
+                )
+        events = await record(
+            self._rt, outcomes, owner=self.owner, retry_at=retry_at, max_attempts=settings.max_attempts
+        )
+        for email, old, new in events:
+            self._rt.emails.notify(email, old, new, f"system:worker:{self.owner}")
+            if new == EmailState.SENT:
+                stats.sent += 1
+                log.info("email_sent", email_id=email.id, lead_id=email.lead_id, sender=email.sender_backend)
+            elif new == EmailState.FAILED:
+                stats.failed += 1
+                log.info("email_failed", email_id=email.id, lead_id=email.lead_id)
+            else:
+                stats.retried += 1
+        stats.uncertain += sum(1 for o in outcomes if o.kind == "uncertain")
+
+    async def run_until_idle(self, *, max_rounds: int | None = None) -> RoundStats:
+        """Rounds until one finds nothing to do now; the totals."""
+        total = RoundStats()
+        rounds = 0
+        try:
+            while max_rounds is None or rounds < max_rounds:
+                stats = await self.run_once()
+                rounds += 1
+                total.add(stats)
+                total.waiting = stats.waiting
+                if not stats.busy:
+                    break
+        finally:
+            LIVE_OWNERS.discard(self.owner)
+        return total
+
+    async def run_forever(self) -> None:
+        """Rounds until :meth:`stop`; sleeps ``poll_seconds`` when a round found nothing to do."""
+        poll = self._rt.settings.sending.poll_seconds
+        log.info("outbox_worker_started", owner=self.owner)
+        try:
+            while not self._stop.is_set():
+                try:
+                    stats = await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # keep the worker alive; the next round starts from the store again
+                    log.exception("outbox_round_failed")
+                    stats = RoundStats()
+                if not stats.busy:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), timeout=poll)
+        finally:
+            LIVE_OWNERS.discard(self.owner)
+            log.info("outbox_worker_stopped", owner=self.owner)
+
+    def start(self) -> None:
+        """Run :meth:`run_forever` as a background task."""
+        self._stop.clear()
+        self._task = asyncio.create_task(self.run_forever())
+
+    async def stop(self) -> None:
+        """Stop the background task; an email in flight is left for reconciliation."""
+        self._stop.set()
+        if self._task is not None:
+            task, self._task = self._task, None
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout=10)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
