@@ -44,6 +44,24 @@ class PluginContext:
             raw, type_, where=self.settings.source or "the configuration", prefix=f"sender.{sender}."
         )
 
+    def mailbox_sender_options(self, sender: str, mailbox: str | None, type_: type[T]) -> T:
+        """``[sender.<sender>]`` with mailbox ``mailbox``'s overrides on top.
+
+        A mailbox overrides a sender's settings in ``[mailboxes.settings]``: either in a
+        sub-table named after the sender (``[mailboxes.settings.smtp]``), or, for the
+        mailbox's own backend, directly (``username = "bob@example.com"``).
+        """
+        overrides: dict[str, Any] = {}
+        for entry in self.settings.mailboxes:
+            if entry.name != mailbox:
+                continue
+            nested = entry.settings.get(sender)
+            if isinstance(nested, dict):
+                overrides = dict(nested)
+            elif (entry.backend or self.settings.sender.backend) == sender:
+                overrides = {k: v for k, v in entry.settings.items() if not isinstance(v, dict)}
+        return self.sender_options(sender, type_, overrides)
+
     def signing_key(self, purpose: str) -> bytes:
         """A secret key for ``purpose`` (signing links, tokens), stable across restarts."""
         if self._vault is None:

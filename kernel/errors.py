@@ -108,6 +108,13 @@ class UncertainSendError(SendError):
         super().__init__(message, permanent=False, reply=reply)
 
 
+class LookupUnsupported(SendError):
+    """A sender cannot tell whether a message was accepted (no Sent folder to search)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=False)
+
+
 class PermanentSendError(SendError):
     """A send that will never succeed as it is (a 5xx reply, a bad recipient)."""
 

@@ -35,6 +35,8 @@ ENTRY_POINT_GROUP = "outreach.plugins"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "outreach.plugins.csv_import",
     "outreach.plugins.outbox",
+    "outreach.plugins.smtp",
+    "outreach.plugins.gmail",
 )
 
 #: Registration hooks and the registry each one fills: attribute, hook, kind, Protocol.

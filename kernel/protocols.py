@@ -106,8 +106,15 @@ class ReconcilingSender(Sender, Protocol):
     instead of being sent again.
     """
 
-    async def lookup(self, message_id: str) -> SendReceipt | None:
-        """Return the receipt of the message with this ``Message-ID``, or None if unknown."""
+    async def lookup(self, message_id: str, mailbox: str | None = None) -> SendReceipt | None:
+        """Return the receipt of the message with this ``Message-ID``, or None if it was not sent.
+
+        ``mailbox`` names the mailbox it was sent from (senders with one account per
+        mailbox search that account). None must mean "certainly not accepted": it is
+        sent again. Raise :class:`~outreach.kernel.errors.LookupUnsupported` when this
+        mailbox cannot be searched (a person then decides), and any other error when
+        the search cannot run now (it is tried again later).
+        """
         ...
 
 

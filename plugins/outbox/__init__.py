@@ -51,7 +51,7 @@ class OutboxSender:
             detail=f"written to {path}",
         )
 
-    async def lookup(self, message_id: str) -> SendReceipt | None:
+    async def lookup(self, message_id: str, mailbox: str | None = None) -> SendReceipt | None:
         """The receipt of a message already written, or None."""
         path = self.directory / _file_name(message_id)
         if not path.exists():

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import msgspec
 import structlog
 
+from ...errors import LookupUnsupported
 from ...models import Email
 from ...protocols import ReconcilingSender
 from ...states import EmailState
@@ -101,7 +102,11 @@ async def reconcile(rt: Runtime, my_owner: str) -> ReconcileResult:
         if email.claimed_at is not None and email.claimed_at > now - grace:
             continue
         try:
-            receipt = await sender.lookup(email.message_id or "")
+            receipt = await sender.lookup(email.message_id or "", mailbox=email.mailbox)
+        except LookupUnsupported as exc:
+            await _needs_attention(rt, email, name, str(exc))
+            result.attention.append(email.id)
+            continue
         except Exception as exc:  # the provider cannot be asked now; ask again next round
             log.warning("reconcile_lookup_failed", email_id=email.id, sender=name, error=str(exc))
             continue
@@ -140,10 +145,11 @@ async def reconcile(rt: Runtime, my_owner: str) -> ReconcileResult:
     return result
 
 
-async def _needs_attention(rt: Runtime, email: Email, sender: str) -> None:
+async def _needs_attention(rt: Runtime, email: Email, sender: str, why: str | None = None) -> None:
     reason = (
-        f"the send through {sender or 'its sender'} was interrupted and {sender or 'it'} cannot look "
-        "messages up; check its Sent folder, then mark the email sent or re-queue it"
+        f"the send through {sender or 'its sender'} was interrupted and "
+        f"{why or (sender or 'it') + ' cannot look messages up'}; check the mailbox's Sent folder, "
+        "then mark the email sent or re-queue it"
     )
     async with write_transaction():
         await EmailRow.update(
