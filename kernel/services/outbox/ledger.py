@@ -173,9 +173,12 @@ async def record(
     owner: str,
     retry_at: dict[int, datetime],
     max_attempts: int,
+    now: datetime,
 ) -> list[tuple[Email, str, str]]:
-    """Write every outcome of a batch in one transaction; return (email, old, new) for the events."""
-    now = utcnow()
+    """Write every outcome of a batch in one transaction; return (email, old, new) for the events.
+
+    ``now`` is the worker's clock: the sent time that follow-up delays count from.
+    """
     actor = owner_actor(owner)
     events: list[tuple[Email, str, str]] = []
     audits = []
@@ -187,7 +190,7 @@ async def record(
             values: dict[Any, Any] = {EmailRow.updated_at: now, EmailRow.version: email.version + 1}
             where = (EmailRow.id == email.id) & (EmailRow.version == email.version) & guard
             if outcome.kind == "sent":
-                sent_at = outcome.accepted_at or now
+                sent_at = now
                 values.update(
                     {
                         EmailRow.state: E.SENT,

@@ -111,7 +111,7 @@ async def reconcile(rt: Runtime, my_owner: str) -> ReconcileResult:
             log.warning("reconcile_lookup_failed", email_id=email.id, sender=name, error=str(exc))
             continue
         if receipt is not None:
-            sent_at = receipt.accepted_at or now
+            sent_at = now
             changed = await rt.emails.transition(
                 email.id,
                 EmailState.SENT,

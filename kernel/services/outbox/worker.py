@@ -184,7 +184,7 @@ class OutboxWorker:
                     1, settings.unavailable_pause_seconds, settings.unavailable_pause_seconds, self._rng
                 )
         events = await record(
-            self._rt, outcomes, owner=self.owner, retry_at=retry_at, max_attempts=settings.max_attempts
+            self._rt, outcomes, owner=self.owner, retry_at=retry_at, max_attempts=settings.max_attempts, now=now
         )
         for email, old, new in events:
             self._rt.emails.notify(email, old, new, f"system:worker:{self.owner}")

@@ -1,0 +1,337 @@
+"""Real mail servers on loopback for the engine's tests: an aiosmtpd sink (STARTTLS, implicit
+TLS, AUTH, injected faults) that can file what it accepts into a Maildir, a self-signed
+certificate made with ``cryptography``, and a throwaway Dovecot serving that Maildir over IMAP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import ipaddress
+import os
+import random
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1: (cert.pem, key.pem)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """A server-side TLS context for the certificate."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@dataclass
+class Received:
+    """One message as the server parsed it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    message: EmailMessage
+    authenticated_as: str | None
+    tls: bool
+
+
+@dataclass
+class Faults:
+    """What the sink does wrong, and how often (each a probability per message)."""
+
+    transient: float = 0.0
+    permanent: float = 0.0
+    drop_before: float = 0.0
+    drop_after_accept: float = 0.0
+    seed: int = 7
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+
+class SinkHandler:
+    """Accepts messages (or misbehaves as told), keeping each one and filing it in a Maildir."""
+
+    def __init__(
+        self,
+        faults: Faults | None = None,
+        maildir: Path | None = None,
+        on_message: Callable[[Received], None] | None = None,
+    ) -> None:
+        self.received: list[Received] = []
+        self.faults = faults or Faults()
+        self.maildir = maildir
+        self.on_message = on_message
+        self.refused: Counter[str] = Counter()
+
+    def _drop(self, server: SMTP) -> None:
+        if server.transport is not None:
+            server.transport.abort()
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any) -> str:
+        faults = self.faults
+        roll = faults.rng.random()
+        if roll < faults.transient:
+            self.refused["4xx"] += 1
+            return "451 4.3.0 Try again later"
+        roll -= faults.transient
+        if roll < faults.permanent:
+            self.refused["5xx"] += 1
+            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        roll -= faults.permanent
+        if roll < faults.drop_before:
+            self.refused["drop"] += 1
+            self._drop(server)
+            return "421 4.4.2 Connection dropped"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        parsed = email.message_from_bytes(raw, policy=policy.default)
+        login = getattr(session.auth_data, "login", None) if session.authenticated else None
+        item = Received(
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=list(envelope.rcpt_tos),
+            raw=raw,
+            message=parsed,  # type: ignore[arg-type]
+            authenticated_as=login.decode() if isinstance(login, bytes) else login,
+            tls=server.transport is not None and server.transport.get_extra_info("ssl_object") is not None,
+        )
+        self.received.append(item)
+        if self.maildir is not None:
+            self._file(raw)
+        if self.on_message is not None:
+            self.on_message(item)
+        if self.faults.rng.random() < self.faults.drop_after_accept:
+            self.refused["drop_after"] += 1
+            self._drop(server)
+        return "250 2.0.0 Ok: queued as " + uuid.uuid4().hex[:10].upper()
+
+    def _file(self, raw: bytes) -> None:
+        assert self.maildir is not None
+        name = f"{time.time():.6f}.{uuid.uuid4().hex}.sink"
+        tmp = self.maildir / "tmp" / name
+        tmp.write_bytes(raw)
+        os.replace(tmp, self.maildir / "new" / name)
+
+    def message_ids(self) -> Counter[str]:
+        """How many times the server accepted each Message-ID."""
+        return Counter(str(r.message["Message-ID"]) for r in self.received)
+
+
+class Sink:
+    """An aiosmtpd server on 127.0.0.1 and a free port, on the running event loop."""
+
+    def __init__(
+        self,
+        handler: SinkHandler,
+        *,
+        tls_context: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+        users: dict[str, str] | None = None,
+    ) -> None:
+        self.handler = handler
+        self.tls_context = tls_context
+        self.implicit_tls = implicit_tls
+        self.users = users
+        self.server: asyncio.AbstractServer | None = None
+        self.port = 0
+
+    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+        users = self.users or {}
+        login = data.login.decode() if isinstance(data.login, bytes) else data.login
+        password = data.password.decode() if isinstance(data.password, bytes) else data.password
+        return AuthResult(success=users.get(login) == password, handled=False, auth_data=data)
+
+    def _protocol(self) -> SMTP:
+        return SMTP(
+            self.handler,
+            hostname="sink.test",
+            tls_context=None if self.implicit_tls else self.tls_context,
+            require_starttls=self.tls_context is not None and not self.implicit_tls,
+            auth_required=self.users is not None,
+            auth_require_tls=self.users is not None and self.tls_context is not None,
+            authenticator=self._authenticate if self.users is not None else None,
+            timeout=30,
+        )
+
+    async def start(self) -> Sink:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            self._protocol,
+            "127.0.0.1",
+            0,
+            ssl=self.tls_context if self.implicit_tls else None,
+        )
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Dovecot:
+    """A throwaway Dovecot serving one user's Maildir over IMAP (plain, loopback only)."""
+
+    def __init__(self, user: str = "ann", password: str = "imap-secret") -> None:
+        # Its own directory under /tmp, traversable by Dovecot's unprivileged auth process
+        # (pytest's temporary directories are private to their owner).
+        self.root = Path(tempfile.mkdtemp(prefix="outreach-dovecot-"))
+        self.root.chmod(0o755)
+        self.user = user
+        self.password = password
+        self.port = free_port()
+        self.maildir = self.root / "mail" / user
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def sent_folder(self) -> Path:
+        """The Maildir++ folder ``Sent`` (created)."""
+        folder = self.maildir / ".Sent"
+        for sub in ("cur", "new", "tmp"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        for sub in ("cur", "new", "tmp"):
+            (self.maildir / sub).mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def start(self) -> Dovecot:
+        self.sent_folder()
+        run = self.root / "run"
+        run.mkdir(parents=True, exist_ok=True)
+        passwd = self.root / "passwd"
+        passwd.write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n")
+        passwd.chmod(0o644)
+        import pwd
+
+        owner = pwd.getpwuid(os.getuid()).pw_name
+        # Dovecot's login processes refuse to run as root; Debian's package creates these users.
+        login_user = "dovenull" if os.getuid() == 0 else owner
+        internal_user = "dovecot" if os.getuid() == 0 else owner
+        # Nor will it read mail as root: the mail belongs to the internal user then.
+        mail_uid, mail_gid = pwd.getpwnam(internal_user).pw_uid, pwd.getpwnam(internal_user).pw_gid
+        for path in [self.root / "mail", *(self.root / "mail").rglob("*")]:
+            os.chown(path, mail_uid, mail_gid)
+        config = self.root / "dovecot.conf"
+        config.write_text(
+            f"""
+protocols = imap
+listen = 127.0.0.1
+base_dir = {run}
+state_dir = {self.root / "state"}
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+log_path = {self.root / "dovecot.log"}
+mail_location = maildir:{self.root / "mail"}/%u
+mail_uid = {mail_uid}
+mail_gid = {mail_gid}
+first_valid_uid = 1
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service imap-login {{
+  chroot =
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {passwd}
+}}
+userdb {{
+  driver = static
+  args = uid={mail_uid} gid={mail_gid} home={self.root / "mail"}/%u
+}}
+"""
+        )
+        (self.root / "state").mkdir(exist_ok=True)
+        dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        self.process = subprocess.Popen([dovecot, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                if self.process.poll() is not None:
+                    output = self.process.stdout.read().decode() if self.process.stdout else ""
+                    raise RuntimeError(f"dovecot exited: {output}")
+                time.sleep(0.05)
+        raise RuntimeError("dovecot did not start listening")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
