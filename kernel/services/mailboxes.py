@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..config import MailboxSettings
-from ..errors import ConfigError, NotFound
+from ..contracts import OutgoingMessage, SendReceipt
+from ..errors import ConfigError, NotFound, SendError, SenderUnavailable
 from ..store.engine import write_transaction
 from ..store.tables import EmailRow, MailboxRow
 from ..timezones import local_timezone
+from . import audit
+from .outbox.messages import make_message_id
 from .outbox.policy import cap_for_day, day_start
 from .transitions import utcnow
 
@@ -192,6 +195,40 @@ class MailboxService:
                 )
             )
         return result
+
+    async def send_test(self, name: str, to_address: str, *, actor: str) -> SendReceipt:
+        """Send a short test email from mailbox ``name`` to ``to_address`` now, failover included."""
+        settings = self.settings_of(name)
+        if "@" not in parseaddr(to_address)[1]:
+            raise SendError(f"'{to_address}' is not an email address.", permanent=True)
+        message = OutgoingMessage(
+            email_id=0,
+            message_id=make_message_id(settings.from_address),
+            from_address=settings.from_address,
+            to_address=to_address,
+            subject=f"outreach test email from mailbox '{name}'",
+            text=(
+                f"This is a test email from outreach's mailbox '{name}'.\n"
+                "If you can read it, the mailbox's sender works.\n"
+            ),
+            mailbox=name,
+        )
+        problems: list[str] = []
+        for sender_name in self.sender_chain(name):
+            sender = self._rt.plugins.senders.get(sender_name)
+            try:
+                receipt = await sender.send(message)
+            except SenderUnavailable as exc:
+                problems.append(f"{sender_name}: {exc}" + (f" ({exc.reply})" if exc.reply else ""))
+                continue
+            except SendError as exc:
+                reply = f" The server said: {exc.reply}." if exc.reply else ""
+                raise SendError(f"The test email through {sender_name} failed: {exc}.{reply}", permanent=exc.permanent) from None
+            async with write_transaction():
+                await audit.record("mailbox", 0, "test_sent", actor, new={"mailbox": name, "sender": sender_name})
+            detail = f"{sender_name}" + (f" ({receipt.detail})" if receipt.detail else "")
+            return msgspec.structs.replace(receipt, detail=detail)
+        raise SendError("No sender of mailbox '" + name + "' could be reached: " + "; ".join(problems) + ".", permanent=False)
 
     async def assign(self, count: int) -> list[str]:
         """Mailboxes for ``count`` new leads, spread so each mailbox gets an even share of first emails."""

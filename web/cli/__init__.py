@@ -14,7 +14,7 @@ import click
 from outreach.kernel.errors import OutreachError
 from outreach.kernel.plugins import build_plugin_host
 
-from . import admin, jobs, leads, serve
+from . import admin, jobs, leads, sending, sequences, serve
 from .common import CliState, fail, state
 
 
@@ -43,6 +43,9 @@ def cli(ctx: click.Context, config_path: str | None, data_dir: str | None, verbo
 
 for command in (serve.serve, serve.worker, admin.plugins, admin.config, admin.db, leads.leads, jobs.jobs):
     cli.add_command(command)
+for command in (sequences.sequences, sequences.enroll, sending.send, sending.outbox, sending.mailboxes):
+    cli.add_command(command)
+leads.leads.add_command(sequences.ready)
 
 
 def _add_plugin_commands(argv: list[str]) -> None:

@@ -39,6 +39,7 @@ log = structlog.get_logger("outreach.outbox")
 class RoundStats(msgspec.Struct, kw_only=True):
     """What one round (or, summed, a run) did."""
 
+    planned: int = 0
     claimed: int = 0
     sent: int = 0
     retried: int = 0
@@ -59,7 +60,15 @@ class RoundStats(msgspec.Struct, kw_only=True):
     @property
     def busy(self) -> bool:
         """Whether the round did anything that may make another round useful at once."""
-        return bool(self.claimed or self.followups or self.reconciled or self.deferred or self.blocked or self.cancelled)
+        return bool(
+            self.planned
+            or self.claimed
+            or self.followups
+            or self.reconciled
+            or self.deferred
+            or self.blocked
+            or self.cancelled
+        )
 
 
 class OutboxWorker:
@@ -81,6 +90,7 @@ class OutboxWorker:
         stats.reconciled = len(settled.sent) + len(settled.requeued) + len(settled.attention)
         stats.followups = len(await self._rt.enrollment.queue_due_followups())
         current = await plan(self._rt, limit=self._rt.settings.sending.batch_size, rng=self._rng)
+        stats.planned = len(current.of("send"))
         claimed = await self._apply(current, stats)
         if claimed:
             outcomes = await self._send(claimed, {d.email.id: d for d in current.of("send")}, current.now)
