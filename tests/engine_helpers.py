@@ -30,6 +30,14 @@ delay_days = 2
 business_days = true
 """
 
+#: One email, no follow-up.
+ONE_STEP = """
+name = "intro"
+[[steps]]
+subject = "Hello {{ business_name }}"
+body = "Hi {{ first_name | default('there') }}, {{ first_line }}"
+"""
+
 #: Sending policy that never makes a test wait: any hour, any day, no gap, no rate limit.
 OPEN_POLICY: dict[str, Any] = {"window": "00:00-24:00", "weekdays_only": False, "min_gap_seconds": 0, "daily_cap": 10_000}
 

@@ -86,8 +86,12 @@ async def _allowances(rt: Runtime, now: datetime) -> tuple[dict[str, int], dict[
         elif next_at is not None and next_at > now:
             why[mailbox.name] = f"mailbox '{mailbox.name}' waits its gap until {next_at:%Y-%m-%d %H:%M:%S} UTC"
             allowance[mailbox.name] = 0
+        elif mailbox.min_gap_seconds:
+            allowance[mailbox.name] = 1
+            why[mailbox.name] = f"mailbox '{mailbox.name}' sends one email per gap of {mailbox.min_gap_seconds}s"
         else:
-            allowance[mailbox.name] = left if mailbox.min_gap_seconds == 0 else 1
+            allowance[mailbox.name] = left
+            why[mailbox.name] = f"mailbox '{mailbox.name}' reached today's cap ({cap})"
     limit = rt.settings.sending.rate_limit_per_minute
     room = None
     if limit > 0:
@@ -151,8 +155,8 @@ async def plan(rt: Runtime, *, limit: int, dry_run: bool = False, rng: random.Ra
             f"the global rate limit ({rt.settings.sending.rate_limit_per_minute} a minute) is reached"
         )
         return result
-    result.limits.extend(why.values())
     blocked_mailboxes = [name for name, n in allowance.items() if n <= 0]
+    result.limits.extend(why[name] for name in blocked_mailboxes)
     emails = await _due(rt, now, limit * 4 if not dry_run else limit, blocked_mailboxes)
     if not emails:
         return result
@@ -216,7 +220,7 @@ async def _decide(
             reason=f"outside the sending window ({settings.window} in {timezone})",
         )
     if allowance[name] <= 0:
-        return Decision(email=email, action="wait", reason=why.get(name, f"mailbox '{name}' sent its share now"))
+        return Decision(email=email, action="wait", reason=why[name])
     if room is not None and room <= 0:
         return Decision(email=email, action="wait", reason="the global rate limit is reached")
     context = ComplianceContext(

@@ -1,0 +1,407 @@
+"""The outreach engine in one process: readiness, enrollment, follow-ups, policy, the compliance seam,
+reconciliation and a person's decisions. Senders here are the built-in outbox or throwaway plugins."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from email import policy
+
+import pytest
+from engine_helpers import ONE_STEP, SEQUENCE, Clock, enrolled, mailbox, ready_leads
+
+from outreach.kernel import (
+    ComplianceContext,
+    DiscoveredBusiness,
+    OutgoingMessage,
+    SendReceipt,
+    TransientSendError,
+    Verdict,
+    hookimpl,
+)
+from outreach.kernel.services import audit
+from outreach.kernel.services.outbox import actions
+from outreach.kernel.services.outbox.planner import explain
+from outreach.kernel.services.outbox.policy import add_delay, window_opening
+from outreach.kernel.states import EmailState
+from outreach.kernel.store.tables import EmailRow, LeadRow, SuppressionRow
+
+
+class Recorder:
+    """A throwaway sender that keeps what it is given (and cannot look anything up)."""
+
+    name = "recorder"
+
+    def __init__(self, delay: float = 0.0, transient: bool = False) -> None:
+        self.delay = delay
+        self.transient = transient
+        self.sent: list[OutgoingMessage] = []
+
+    async def send(self, message: OutgoingMessage) -> SendReceipt:
+        await asyncio.sleep(self.delay)
+        if self.transient:
+            raise TransientSendError("try later", reply="421 busy")
+        self.sent.append(message)
+        return SendReceipt(message_id=message.message_id, detail="recorded")
+
+
+class RecorderPlugin:
+    def __init__(self, sender: Recorder) -> None:
+        self.sender = sender
+
+    @hookimpl
+    def register_senders(self, register) -> None:
+        register(self.sender)
+
+
+def settings_for(make_settings, backend: str = "outbox", mailboxes=None, **sending):
+    return make_settings(
+        sender={"backend": backend},
+        mailboxes=mailboxes or [mailbox()],
+        sending={"rate_limit_per_minute": 0, **sending},
+    )
+
+
+# -- readiness and enrollment ----------------------------------------------------------------
+
+
+async def test_ready_takes_only_approved_leads_with_an_address(runtime) -> None:
+    with_email, _ = await runtime.leads.upsert_discovered(
+        DiscoveredBusiness(business_name="Has mail", email="a@a.example"), "test"
+    )
+    without, _ = await runtime.leads.upsert_discovered(DiscoveredBusiness(business_name="No mail"), "test")
+    pending, _ = await runtime.leads.upsert_discovered(DiscoveredBusiness(business_name="Pending", email="p@p.example"), "test")
+    await LeadRow.update({LeadRow.lifecycle_state: "approved"}).where(LeadRow.id.is_in([with_email.id, without.id]))
+    await LeadRow.update({LeadRow.lifecycle_state: "pending_review"}).where(LeadRow.id == pending.id)
+    result = await runtime.enrollment.mark_ready(None, actor="test")
+    assert result.changed == [with_email.id]
+    assert "no email address" in result.skipped[without.id]
+    assert (await runtime.leads.get(without.id)).lifecycle_state == "approved"
+    # Undoing the review is still possible while a lead is only approved.
+    assert (await runtime.leads.transition(without.id, "pending_review", actor="test")).lifecycle_state == "pending_review"
+    explicit = await runtime.enrollment.mark_ready([pending.id, 999], actor="test")
+    assert explicit.skipped == {pending.id: "is pending_review, not approved", 999: "no such lead"}
+
+
+async def test_enrollment_queues_step_one_rendered_once_and_never_twice(runtime) -> None:
+    await runtime.sequences.load_text(SEQUENCE, actor="test")
+    ids = await ready_leads(runtime, 3)
+    first = await runtime.enrollment.enroll("intro", ids[:2], actor="test")
+    assert sorted(first.enrolled) == ids[:2]
+    again = await runtime.enrollment.enroll("intro", ids, actor="test")
+    assert list(again.enrolled) == [ids[2]]
+    assert again.skipped == {i: "is already enrolled in sequence 'intro'" for i in ids[:2]}
+    queued = await runtime.emails.get(first.enrolled[ids[0]])
+    assert queued.state == "queued" and queued.subject == "A question for Business 0"
+    assert queued.message_id.endswith("@main.example>") or queued.message_id.endswith("@localhost>")
+    assert "Hi there," in queued.body_text
+    # The rendered text is what will be sent: later changes to the lead do not alter it.
+    await runtime.leads.update_fields(ids[0], {"business_name": "Renamed"}, actor="test")
+    assert (await runtime.emails.get(queued.id)).subject == "A question for Business 0"
+    row = await EmailRow.select(EmailRow.dedupe_key).where(EmailRow.id == queued.id).first()
+    assert row["dedupe_key"] == f"{ids[0]}:1:1"
+    with pytest.raises(Exception, match="UNIQUE"):
+        await EmailRow.insert(EmailRow(lead=ids[0], dedupe_key=row["dedupe_key"]))
+    not_ready = await runtime.enrollment.enroll("intro", [999], actor="test")
+    assert not_ready.skipped == {999: "no such lead"}
+
+
+async def test_leads_are_spread_across_mailboxes_and_follow_ups_keep_theirs(make_settings, make_runtime) -> None:
+    rt = await make_runtime(settings_for(make_settings, mailboxes=[mailbox("one"), mailbox("two")]))
+    clock = Clock()
+    rt.clock = clock
+    firsts = await enrolled(rt, 6)
+    boxes = Counter([(await rt.emails.get(i)).mailbox for i in firsts.values()])
+    assert boxes == {"one": 3, "two": 3}
+    await rt.outbox.run_until_idle()
+    clock.advance(days=3)
+    await rt.outbox.run_until_idle()
+    for lead_id, first_id in firsts.items():
+        emails = await rt.emails.for_lead(lead_id)
+        assert [e.step_number for e in emails] == [1, 2]
+        assert emails[1].mailbox == emails[0].mailbox
+        assert emails[1].from_address == emails[0].from_address
+
+
+async def test_follow_ups_wait_for_business_days_and_stop_when_the_lead_replies(make_settings, make_runtime) -> None:
+    rt = await make_runtime(settings_for(make_settings))
+    friday = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+    clock = Clock(friday)
+    rt.clock = clock
+    firsts = await enrolled(rt, 2, city="Springfield")
+    await rt.outbox.run_until_idle()
+    (a_lead, a_first), (b_lead, b_first) = sorted(firsts.items())
+    # Friday + 2 business days is Tuesday: nothing on Monday.
+    clock.now = friday + timedelta(days=3)
+    assert (await rt.outbox.run_until_idle()).followups == 0
+    # Lead A replied over the weekend.
+    await rt.emails.transition(a_first, EmailState.REPLIED, actor="test")
+    clock.now = friday + timedelta(days=4, hours=1)
+    stats = await rt.outbox.run_until_idle()
+    assert stats.followups == 1 and stats.sent == 1
+    assert [e.step_number for e in await rt.emails.for_lead(a_lead)] == [1]
+    (enrollment,) = await rt.enrollment.for_lead(a_lead)
+    assert enrollment.state == "stopped" and "replied" in enrollment.stop_reason
+    b_emails = await rt.emails.for_lead(b_lead)
+    assert [e.state for e in b_emails] == ["sent", "sent"]
+    assert (await rt.enrollment.for_lead(b_lead))[0].state == "finished"
+
+
+async def test_stop_cancels_a_queued_follow_up_and_audits_it(make_settings, make_runtime) -> None:
+    rt = await make_runtime(settings_for(make_settings, mailboxes=[mailbox(window="09:00-10:00")]))
+    clock = Clock(datetime(2026, 11, 23, 9, 30, tzinfo=UTC))
+    rt.clock = clock
+    firsts = await enrolled(rt, 1, country_code="GB")
+    await rt.outbox.run_until_idle()
+    clock.advance(days=2, hours=2)  # outside the window: the follow-up is queued, then deferred
+    await rt.outbox.run_until_idle()
+    (lead_id,) = firsts
+    follow = (await rt.emails.for_lead(lead_id))[1]
+    assert follow.state == "queued" and follow.due_at > clock.now
+    cancelled = await rt.enrollment.stop(lead_id, "the lead unsubscribed", actor="system:tracking")
+    assert cancelled == [follow.id]
+    follow = await rt.emails.get(follow.id)
+    assert follow.state == "cancelled"
+    trail = await audit.trail("email", follow.id)
+    assert trail[-1].action == "transition:queued->cancelled" and trail[-1].actor == "system:tracking"
+
+
+# -- policy ------------------------------------------------------------------------------------
+
+
+def test_window_and_business_day_arithmetic() -> None:
+    monday_noon_utc = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    assert window_opening(monday_noon_utc, "Europe/Paris", "09:00-17:00", True) is None
+    tokyo = window_opening(monday_noon_utc, "Asia/Tokyo", "09:00-17:00", True)  # 21:00 in Tokyo
+    assert tokyo == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+    saturday = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    assert window_opening(saturday, "UTC", "09:00-17:00", True) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    assert window_opening(saturday, "UTC", "09:00-17:00", False) is None
+    friday = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
+    assert add_delay(friday, 1, True, "UTC") == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+    assert add_delay(friday, 1, False, "UTC") == datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
+    assert add_delay(friday, 0.5, True, "UTC") == datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
+
+
+async def test_the_window_is_the_recipients_from_coordinates_then_country(make_settings, make_runtime) -> None:
+    rt = await make_runtime(
+        settings_for(make_settings, mailboxes=[mailbox(window="09:00-17:00", weekdays_only=True, timezone="Europe/London")])
+    )
+    clock = Clock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))  # Monday noon in London
+    rt.clock = clock
+    await rt.sequences.load_text(SEQUENCE, actor="test")
+    tokyo = await ready_leads(rt, 1, latitude=35.68, longitude=139.69, email="t@tokyo.example")
+    paris = await ready_leads(rt, 1, business_name="Paris shop", country_code="FR", email="p@paris.example")
+    local = await ready_leads(rt, 1, business_name="Somewhere", email="s@somewhere.example")
+    result = await rt.enrollment.enroll("intro", tokyo + paris + local, actor="test")
+    stats = await rt.outbox.run_until_idle()
+    assert stats.sent == 2 and stats.deferred == 1
+    emails = {lead: await rt.emails.get(email_id) for lead, email_id in result.enrolled.items()}
+    assert emails[tokyo[0]].recipient_timezone == "Asia/Tokyo"
+    assert emails[tokyo[0]].state == "queued"
+    assert emails[tokyo[0]].due_at == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)  # 09:00 in Tokyo
+    assert "outside the sending window" in emails[tokyo[0]].last_error
+    assert emails[paris[0]].recipient_timezone == "Europe/Paris" and emails[paris[0]].state == "sent"
+    assert emails[local[0]].recipient_timezone == "Europe/London" and emails[local[0]].state == "sent"
+
+
+async def test_daily_cap_with_ramp_up_counts_the_mailboxs_day(make_settings, make_runtime) -> None:
+    rt = await make_runtime(
+        settings_for(make_settings, mailboxes=[mailbox(daily_cap=3, ramp_up_start=1, ramp_up_step=1, timezone="UTC")])
+    )
+    clock = Clock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
+    rt.clock = clock
+    await enrolled(rt, 8, sequence=ONE_STEP)
+    sent_per_day = []
+    for _ in range(4):
+        sent_per_day.append((await rt.outbox.run_until_idle()).sent)
+        clock.advance(days=1)
+    assert sent_per_day == [1, 2, 3, 2]  # ramping 1, 2, then the cap of 3, then what is left
+    (status,) = await rt.mailboxes.status()
+    assert status.cap_today == 3
+
+
+async def test_minimum_gap_with_jitter_and_the_global_rate_limit(make_settings, make_runtime) -> None:
+    rt = await make_runtime(
+        settings_for(make_settings, mailboxes=[mailbox(min_gap_seconds=90, gap_jitter=0.5)], rate_limit_per_minute=0)
+    )
+    clock = Clock()
+    rt.clock = clock
+    await enrolled(rt, 3)
+    assert (await rt.outbox.run_until_idle()).sent == 1
+    (status,) = await rt.mailboxes.status()
+    gap = (status.next_send_at - clock.now).total_seconds()
+    assert 90 <= gap <= 135
+    clock.advance(seconds=60)
+    assert (await rt.outbox.run_until_idle()).sent == 0
+    report = await explain(rt)
+    assert any("waits its gap" in limit for limit in report.limits)
+    clock.advance(seconds=80)
+    assert (await rt.outbox.run_until_idle()).sent == 1
+
+    limited = await make_runtime(
+        make_settings(
+            data_dir=str(rt.settings.data_path / "limited"),
+            mailboxes=[mailbox("a"), mailbox("b")],
+            sending={"rate_limit_per_minute": 3},
+        )
+    )
+    limited.clock = clock
+    await enrolled(limited, 7)
+    assert (await limited.outbox.run_until_idle()).sent == 3
+    report = await explain(limited)
+    assert "global rate limit" in report.limits[0]
+    clock.advance(seconds=61)
+    assert (await limited.outbox.run_until_idle()).sent == 3
+
+
+# -- the compliance seam -----------------------------------------------------------------------
+
+
+class Legal:
+    """A throwaway compliance plugin: headers and a footer on everything, one block, one defer."""
+
+    name = "legal"
+
+    async def prepare(self, message: OutgoingMessage, context: ComplianceContext) -> OutgoingMessage:
+        return message.with_headers(
+            {"List-Unsubscribe": "<https://x.example/u/1>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        ).with_footer("1 Main St, Springfield\nUnsubscribe: https://x.example/u/1", "<p>1 Main St, Springfield</p>")
+
+    async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
+        assert "1 Main St" in message.text  # checks see the prepared message
+        if message.to_address.startswith("owner0@"):
+            return Verdict.block("the address is on a do-not-contact list")
+        if message.to_address.startswith("owner1@"):
+            return Verdict.defer(context.now + timedelta(hours=3), "the domain asked us to slow down")
+        return Verdict.allow()
+
+
+class LegalPlugin:
+    @hookimpl
+    def register_compliance_checks(self, register) -> None:
+        register(Legal())
+
+
+async def test_compliance_checks_block_defer_and_shape_every_message(make_settings, make_runtime, data_dir) -> None:
+    rt = await make_runtime(settings_for(make_settings), extra_plugins=[("legal", LegalPlugin())])
+    clock = Clock()
+    rt.clock = clock
+    firsts = await enrolled(rt, 3)
+    stats = await rt.outbox.run_until_idle()
+    assert (stats.sent, stats.blocked, stats.deferred) == (1, 1, 1)
+    blocked, deferred, sent = [await rt.emails.get(i) for i in sorted(firsts.values())]
+    assert blocked.state == "failed" and blocked.last_error == "the address is on a do-not-contact list"
+    trail = await audit.trail("email", blocked.id)
+    assert trail[-1].actor == "compliance:legal" and trail[-1].action == "transition:queued->failed"
+    assert deferred.state == "queued" and deferred.due_at == clock.now + timedelta(hours=3)
+    (eml,) = (data_dir / "outbox").glob("*.eml")
+    parsed = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert parsed["Message-ID"] == sent.message_id
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed.get_body(("plain",)).get_content().rstrip().endswith("Unsubscribe: https://x.example/u/1")
+    assert "<p>1 Main St, Springfield</p>" in parsed.get_body(("html",)).get_content()
+
+
+async def test_suppressed_addresses_are_never_mailed(runtime) -> None:
+    runtime.clock = Clock()
+    await runtime.sequences.load_text(SEQUENCE, actor="test")
+    ids = await ready_leads(runtime, 2)
+    result = await runtime.enrollment.enroll("intro", ids, actor="test")
+    lead = await runtime.leads.get(ids[0])
+    await SuppressionRow.insert(SuppressionRow(email_hash=runtime.vault.hash_email(lead.email), reason="unsubscribed"))
+    stats = await runtime.outbox.run_until_idle()
+    assert stats.sent == 1 and stats.cancelled == 1
+    assert (await runtime.emails.get(result.enrolled[ids[0]])).state == "cancelled"
+    again = await runtime.enrollment.enroll("intro", ids, actor="test")
+    assert again.enrolled == {}
+
+
+# -- retries, reconciliation and a person's decisions -----------------------------------------
+
+
+async def test_transient_errors_back_off_exponentially_then_fail(make_settings, make_runtime) -> None:
+    sender = Recorder(transient=True)
+    rt = await make_runtime(
+        settings_for(make_settings, backend="recorder", retry_base_seconds=60, retry_max_seconds=600, max_attempts=4),
+        extra_plugins=[("recorder", RecorderPlugin(sender))],
+    )
+    clock = Clock()
+    rt.clock = clock
+    (email_id,) = (await enrolled(rt, 1)).values()
+    waits = []
+    for _ in range(4):
+        await rt.outbox.run_until_idle()
+        current = await rt.emails.get(email_id)
+        if current.state == "failed":
+            break
+        waits.append((current.due_at - clock.now).total_seconds())
+        clock.now = current.due_at
+    assert 30 <= waits[0] <= 60 and 60 <= waits[1] <= 120 and 120 <= waits[2] <= 240
+    failed = await rt.emails.get(email_id)
+    assert failed.state == "failed" and failed.attempts == 4
+    assert "421 busy" in failed.last_error and "gave up after 4 tries" in failed.last_error
+
+
+async def test_an_interrupted_send_without_lookup_waits_for_a_person(make_settings, make_runtime) -> None:
+    sender = Recorder()
+    rt = await make_runtime(settings_for(make_settings, backend="recorder"), extra_plugins=[("recorder", RecorderPlugin(sender))])
+    firsts = await enrolled(rt, 2)
+    ids = sorted(firsts.values())
+    await EmailRow.update(
+        {EmailRow.state: "sending", EmailRow.claimed_by: "nowhere:4000000:dead", EmailRow.claimed_at: datetime.now(UTC) - timedelta(hours=1), EmailRow.sender_backend: "recorder"}
+    ).where(EmailRow.id.is_in(ids))
+    stats = await rt.outbox.run_until_idle()
+    assert stats.reconciled == 2 and sender.sent == []
+    attention = await rt.emails.list(needs_attention=True)
+    assert sorted(e.id for e in attention.items) == ids
+    assert (await rt.outbox.run_until_idle()).sent == 0  # nothing is resent on its own
+    await actions.mark_sent(rt, ids[0], actor="web")
+    await actions.requeue(rt, ids[1], actor="web")
+    assert (await rt.outbox.run_until_idle()).sent == 1
+    assert [m.email_id for m in sender.sent] == [ids[1]]
+    states = [(await rt.emails.get(i)).state for i in ids]
+    assert states == ["sent", "sent"]
+    with pytest.raises(Exception, match="needs-attention"):
+        await actions.requeue(rt, ids[0], actor="web")
+
+
+async def test_two_workers_in_one_process_never_send_one_email_twice(make_settings, make_runtime) -> None:
+    sender = Recorder(delay=0.002)
+    rt = await make_runtime(
+        settings_for(make_settings, backend="recorder", batch_size=4), extra_plugins=[("recorder", RecorderPlugin(sender))]
+    )
+    await enrolled(rt, 40)
+    from outreach.kernel.services.outbox.worker import OutboxWorker
+
+    first, second = OutboxWorker(rt), OutboxWorker(rt)
+    results = await asyncio.gather(first.run_until_idle(), second.run_until_idle())
+    assert sum(r.sent for r in results) == 40
+    assert all(r.sent > 0 for r in results)
+    counts = Counter(m.message_id for m in sender.sent)
+    assert len(counts) == 40 and max(counts.values()) == 1
+
+
+async def test_dry_run_says_what_goes_now_and_why_the_rest_waits(make_settings, make_runtime) -> None:
+    rt = await make_runtime(settings_for(make_settings, mailboxes=[mailbox(daily_cap=1)]))
+    rt.clock = Clock()
+    await enrolled(rt, 3)
+    report = await explain(rt)
+    actions_seen = Counter(item.action for item in report.items)
+    assert actions_seen["send"] == 1 and actions_seen["wait"] == 2
+    assert any("today's cap" in (item.reason or "") for item in report.items if item.action == "wait")
+    assert (await rt.emails.count_by_state())["queued"] == 3  # the dry run wrote nothing
+
+
+async def test_the_worker_runs_in_the_background_of_serve_and_worker(make_settings, make_runtime, data_dir) -> None:
+    rt = await make_runtime(settings_for(make_settings, poll_seconds=0.05))
+    await enrolled(rt, 2)
+    await rt.start_background()
+    for _ in range(100):
+        if (await rt.emails.count_by_state())["sent"] == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert (await rt.emails.count_by_state())["sent"] == 2
+    assert len(list((data_dir / "outbox").glob("*.eml"))) == 2

@@ -1,0 +1,210 @@
+"""The gmail sender against a local HTTP server speaking the OAuth token endpoint and the Gmail
+API's messages send/list JSON; the raw message is decoded and checked as Gmail would read it."""
+
+from __future__ import annotations
+
+import base64
+import email
+import json
+import os
+import threading
+from datetime import timedelta
+from email import policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from engine_helpers import Clock, enrolled, mailbox
+
+from outreach.kernel.states import EmailState
+from outreach.kernel.store.tables import EmailRow
+
+
+class FakeGoogle:
+    """The state of the fake Google: tokens issued, messages sent, canned failures."""
+
+    def __init__(self) -> None:
+        self.token_requests: list[dict[str, list[str]]] = []
+        self.sent: list[dict[str, Any]] = []
+        self.searches: list[str] = []
+        self.fail_next: list[tuple[int, dict[str, Any]]] = []
+        self.expire_first_token = False
+        self.known: dict[str, dict[str, str]] = {}
+        self.tokens = 0
+        self.url = ""
+
+
+def handler_for(google: FakeGoogle) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            return None
+
+        def _json(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _authorized(self) -> str | None:
+            token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            if not token.startswith("tok-") or (google.expire_first_token and token == "tok-1"):
+                self._json(401, {"error": {"code": 401, "message": "Invalid Credentials", "errors": [{"reason": "authError"}]}})
+                return None
+            return token
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            body = self.rfile.read(length)
+            if self.path == "/token":
+                form = parse_qs(body.decode())
+                google.token_requests.append(form)
+                if form.get("client_secret") != ["shh"] or form.get("refresh_token") != ["refresh-1"]:
+                    self._json(400, {"error": "invalid_grant", "error_description": "Bad Request"})
+                    return
+                google.tokens += 1
+                self._json(200, {"access_token": f"tok-{google.tokens}", "expires_in": 3599, "token_type": "Bearer"})
+                return
+            if self.path != "/gmail/v1/users/me/messages/send":
+                self._json(404, {"error": {"code": 404, "message": "Not Found"}})
+                return
+            if self._authorized() is None:
+                return
+            if google.fail_next:
+                status, error = google.fail_next.pop(0)
+                self._json(status, {"error": error})
+                return
+            payload = json.loads(body)
+            raw = base64.urlsafe_b64decode(payload["raw"])
+            message = email.message_from_bytes(raw, policy=policy.default)
+            number = len(google.sent) + 1
+            thread = payload.get("threadId") or f"thread-{number}"
+            google.sent.append({"payload": payload, "message": message, "id": f"msg-{number}", "threadId": thread})
+            google.known[str(message["Message-ID"]).strip("<>")] = {"id": f"msg-{number}", "threadId": thread}
+            self._json(200, {"id": f"msg-{number}", "threadId": thread, "labelIds": ["SENT"]})
+
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            if parts.path != "/gmail/v1/users/me/messages" or self._authorized() is None:
+                return
+            query = parse_qs(parts.query)["q"][0]
+            google.searches.append(query)
+            found = google.known.get(query.removeprefix("rfc822msgid:"))
+            self._json(200, {"messages": [found], "resultSizeEstimate": 1} if found else {"resultSizeEstimate": 0})
+
+    return Handler
+
+
+@pytest.fixture
+def google():
+    state = FakeGoogle()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(state))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    os.environ.update(GMAIL_ID="client-1", GMAIL_SECRET="shh", GMAIL_REFRESH="refresh-1")
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def gmail_settings(make_settings, google, **sending):
+    return make_settings(
+        sender={
+            "backend": "gmail",
+            "gmail": {
+                "client_id": "env:GMAIL_ID",
+                "client_secret": "env:GMAIL_SECRET",
+                "refresh_token": "env:GMAIL_REFRESH",
+                "api_url": google.url,
+                "token_url": f"{google.url}/token",
+                "timeout": 5,
+            },
+        },
+        mailboxes=[mailbox()],
+        sending={"rate_limit_per_minute": 0, "reconcile_after_seconds": 0, **sending},
+    )
+
+
+async def test_send_raw_message_with_refresh_token_and_thread_follow_ups(google, make_settings, make_runtime) -> None:
+    rt = await make_runtime(gmail_settings(make_settings, google))
+    clock = Clock()
+    rt.clock = clock
+    firsts = await enrolled(rt, 1)
+    assert (await rt.outbox.run_until_idle()).sent == 1
+    assert google.token_requests[0]["grant_type"] == ["refresh_token"]
+    assert google.token_requests[0]["client_id"] == ["client-1"]
+    first = await rt.emails.get(next(iter(firsts.values())))
+    sent = google.sent[0]
+    assert "threadId" not in sent["payload"]
+    message = sent["message"]
+    assert message["Message-ID"] == first.message_id
+    assert message["To"] == "owner0@lead0.example"
+    assert message["Subject"] == "A question for Business 0"
+    assert message.get_content_type() == "multipart/alternative"
+    assert first.provider_message_id == "msg-1" and first.provider_thread_id == "thread-1"
+
+    clock.advance(days=3)
+    assert (await rt.outbox.run_until_idle()).sent == 1
+    follow = google.sent[1]
+    assert follow["payload"]["threadId"] == "thread-1"
+    assert follow["message"]["In-Reply-To"] == first.message_id
+    assert follow["message"]["Subject"] == "Re: A question for Business 0"
+    assert len(google.token_requests) == 1  # the access token was reused
+
+
+async def test_an_expired_token_is_renewed_once(google, make_settings, make_runtime) -> None:
+    google.expire_first_token = True
+    rt = await make_runtime(gmail_settings(make_settings, google))
+    await enrolled(rt, 1)
+    assert (await rt.outbox.run_until_idle()).sent == 1
+    assert len(google.token_requests) == 2
+
+
+async def test_api_errors_map_to_retry_failure_and_unavailable(google, make_settings, make_runtime) -> None:
+    rt = await make_runtime(gmail_settings(make_settings, google, retry_base_seconds=3600))
+    firsts = await enrolled(rt, 2)
+    first_id, second_id = sorted(firsts.values())
+    google.fail_next = [
+        (429, {"code": 429, "message": "Too many", "errors": [{"reason": "rateLimitExceeded"}]}),
+        (400, {"code": 400, "message": "Invalid To header", "errors": [{"reason": "invalidArgument"}]}),
+    ]
+    await rt.outbox.run_until_idle()
+    retried, failed = await rt.emails.get(first_id), await rt.emails.get(second_id)
+    assert retried.state == "queued" and "429" in retried.last_error
+    assert failed.state == "failed" and "Invalid To header" in failed.last_error
+
+    os.environ["GMAIL_REFRESH"] = "revoked"
+    rt.plugins.senders.get("gmail")._accounts.clear()
+    await EmailRow.update({EmailRow.due_at: rt.clock()}).where(EmailRow.id == first_id)
+    await rt.outbox.run_until_idle()
+    still = await rt.emails.get(first_id)
+    assert still.state == "queued" and "authorize the account again" in still.last_error
+    assert still.attempts == 1  # a refused token is the account's problem, not the email's
+
+
+async def test_reconciliation_settles_interrupted_sends_by_rfc822msgid(google, make_settings, make_runtime) -> None:
+    rt = await make_runtime(gmail_settings(make_settings, google))
+    firsts = await enrolled(rt, 2)
+    accepted_id, lost_id = sorted(firsts.values())
+    accepted, lost = await rt.emails.get(accepted_id), await rt.emails.get(lost_id)
+    # As a worker that died: both claimed, Gmail accepted the first, the second never left.
+    google.known[accepted.message_id.strip("<>")] = {"id": "msg-77", "threadId": "thread-77"}
+    await EmailRow.update(
+        {
+            EmailRow.state: EmailState.SENDING,
+            EmailRow.claimed_by: "ghost-host:1:dead",
+            EmailRow.claimed_at: rt.clock() - timedelta(hours=1),
+            EmailRow.sender_backend: "gmail",
+        }
+    ).where(EmailRow.id.is_in([accepted_id, lost_id]))
+    stats = await rt.outbox.run_until_idle()
+    assert stats.reconciled == 2
+    assert f"rfc822msgid:{accepted.message_id.strip('<>')}" in google.searches
+    settled = await rt.emails.get(accepted_id)
+    assert settled.state == "sent" and settled.provider_message_id == "msg-77"
+    resent = await rt.emails.get(lost_id)
+    assert resent.state == "sent"
+    assert [s["message"]["Message-ID"] for s in google.sent] == [lost.message_id]
