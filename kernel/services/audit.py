@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from ..models import AuditEntry
 from ..request_context import current_request_id
@@ -22,6 +25,19 @@ def redact(values: dict[str, Any] | None) -> dict[str, Any] | None:
     return {key: (REDACTED if key in PII_FIELDS and value else value) for key, value in values.items()}
 
 
+class AuditValues(msgspec.Struct, frozen=True):
+    """One audit row not yet written (personal data already redacted)."""
+
+    entity: str
+    entity_id: int
+    action: str
+    actor: str
+    old_value: dict[str, Any] | None
+    new_value: dict[str, Any] | None
+    request_id: str | None
+    created_at: datetime
+
+
 def audit_row(
     entity: str,
     entity_id: int,
@@ -29,9 +45,9 @@ def audit_row(
     actor: str,
     old: dict[str, Any] | None = None,
     new: dict[str, Any] | None = None,
-) -> AuditRow:
+) -> AuditValues:
     """An unsaved audit row (personal data redacted, request id attached)."""
-    return AuditRow(
+    return AuditValues(
         entity=entity,
         entity_id=entity_id,
         action=action,
@@ -39,6 +55,7 @@ def audit_row(
         old_value=redact(old),
         new_value=redact(new),
         request_id=current_request_id(),
+        created_at=datetime.now(UTC),
     )
 
 
@@ -51,14 +68,40 @@ async def record(
     new: dict[str, Any] | None = None,
 ) -> None:
     """Write one audit row; call it inside the transaction that makes the change."""
-    await AuditRow.insert(audit_row(entity, entity_id, action, actor, old, new))
+    await record_many([audit_row(entity, entity_id, action, actor, old, new)])
 
 
-async def record_many(rows: Iterable[AuditRow]) -> None:
-    """Write many audit rows in one statement (bulk actions)."""
+_COLUMNS = "entity, entity_id, action, actor, old_value, new_value, request_id, created_at"
+#: Rows per INSERT statement (8 parameters each, well under SQLite's limit).
+_CHUNK = 100
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else msgspec.json.encode(value).decode()
+
+
+async def record_many(rows: Iterable[AuditValues]) -> None:
+    """Write many audit rows with one multi-row INSERT per hundred (bulk actions, the outbox).
+
+    Built as plain SQL: constructing ORM rows costs more than writing them.
+    """
     rows = list(rows)
-    for start in range(0, len(rows), 500):
-        await AuditRow.insert(*rows[start : start + 500])
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        placeholders = ", ".join(["({}, {}, {}, {}, {}, {}, {}, {})"] * len(chunk))
+        params: list[Any] = []
+        for row in chunk:
+            params += [
+                row.entity,
+                row.entity_id,
+                row.action,
+                row.actor,
+                _json(row.old_value),
+                _json(row.new_value),
+                row.request_id,
+                row.created_at,
+            ]
+        await AuditRow.raw(f"INSERT INTO audit_log ({_COLUMNS}) VALUES {placeholders}", *params)
 
 
 async def trail(entity: str, entity_id: int) -> list[AuditEntry]:

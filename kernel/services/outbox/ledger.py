@@ -10,7 +10,7 @@ one insert, because SQLite pays per statement and per commit, not per row.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -141,29 +141,72 @@ async def switch_sender(email_id: int, sender: str, owner: str) -> None:
 
 
 async def schedule_next_steps(rt: Runtime, sent: list[tuple[Email, datetime]]) -> None:
-    """After emails were sent, set when each one's next step is due (or finish its enrollment)."""
+    """After emails were sent, set when each one's next step is due (or finish its enrollment).
+
+    Emails of the same step, sent at the same time to the same timezone, share one update.
+    """
     sequences: dict[int, Sequence] = {}
+    groups: dict[tuple[int, int, str | None, datetime], list[int]] = defaultdict(list)
     for email, sent_at in sent:
-        if email.sequence_id is None:
-            continue
-        if email.sequence_id not in sequences:
-            sequences[email.sequence_id] = await rt.sequences.get(email.sequence_id)
-        steps = sequences[email.sequence_id].steps
+        if email.sequence_id is not None:
+            groups[(email.sequence_id, email.step_number, email.recipient_timezone, sent_at)].append(email.lead_id)
+    for (sequence_id, step_number, timezone, sent_at), leads in groups.items():
+        if sequence_id not in sequences:
+            sequences[sequence_id] = await rt.sequences.get(sequence_id)
+        steps = sequences[sequence_id].steps
         values: dict[Any, Any] = {EnrollmentRow.updated_at: utcnow()}
-        if email.step_number < len(steps):
-            following = steps[email.step_number]
-            values[EnrollmentRow.next_due_at] = add_delay(
-                sent_at, following.delay_days, following.business_days, email.recipient_timezone
-            )
+        if step_number < len(steps):
+            following = steps[step_number]
+            values[EnrollmentRow.next_due_at] = add_delay(sent_at, following.delay_days, following.business_days, timezone)
         else:
             values[EnrollmentRow.state] = "finished"
             values[EnrollmentRow.next_due_at] = None
-        await EnrollmentRow.update(values).where(
-            (EnrollmentRow.lead == email.lead_id)
-            & (EnrollmentRow.sequence == email.sequence_id)
-            & (EnrollmentRow.state == "active")
-            & (EnrollmentRow.last_step == email.step_number)
-        )
+        for start in range(0, len(leads), 500):
+            await EnrollmentRow.update(values).where(
+                EnrollmentRow.lead.is_in(leads[start : start + 500])
+                & (EnrollmentRow.sequence == sequence_id)
+                & (EnrollmentRow.state == "active")
+                & (EnrollmentRow.last_step == step_number)
+            )
+
+
+async def _record_sent(outcomes: list[Outcome], owner: str, now: datetime) -> set[int]:
+    """Mark a batch's sent emails in one update per sender; the ids updated."""
+    done: set[int] = set()
+    by_sender: dict[str | None, list[int]] = defaultdict(list)
+    for outcome in outcomes:
+        by_sender[outcome.sender].append(outcome.email.id)
+    for sender, ids in by_sender.items():
+        for start in range(0, len(ids), 500):
+            rows = await (
+                EmailRow.update(
+                    {
+                        EmailRow.state: E.SENT,
+                        EmailRow.sent_at: now,
+                        EmailRow.claimed_by: None,
+                        EmailRow.last_error: None,
+                        EmailRow.sender_backend: sender,
+                        EmailRow.version: EmailRow.version + 1,
+                        EmailRow.updated_at: now,
+                    }
+                )
+                .where(
+                    EmailRow.id.is_in(ids[start : start + 500])
+                    & (EmailRow.state == E.SENDING)
+                    & (EmailRow.claimed_by == owner)
+                )
+                .returning(EmailRow.id)
+            )
+            done.update(r["id"] for r in rows)
+    for outcome in outcomes:
+        if outcome.email.id in done and (outcome.provider_message_id or outcome.provider_thread_id):
+            await EmailRow.update(
+                {
+                    EmailRow.provider_message_id: outcome.provider_message_id,
+                    EmailRow.provider_thread_id: outcome.provider_thread_id or outcome.email.provider_thread_id,
+                }
+            ).where(EmailRow.id == outcome.email.id)
+    return done
 
 
 async def record(
@@ -184,26 +227,35 @@ async def record(
     audits = []
     sent_rows: list[tuple[Email, datetime]] = []
     guard = (EmailRow.state == E.SENDING) & (EmailRow.claimed_by == owner)
+    check_transition(EMAIL_MACHINE, E.SENDING, E.SENT)
     async with write_transaction():
+        sent_ids = await _record_sent([o for o in outcomes if o.kind == "sent"], owner, now)
         for outcome in outcomes:
             email = outcome.email
+            if outcome.kind == "sent":
+                if email.id not in sent_ids:
+                    log.warning("outcome_not_recorded", email_id=email.id, outcome=outcome.kind)
+                    continue
+                changed = msgspec.structs.replace(
+                    email,
+                    state=E.SENT,
+                    version=email.version + 1,
+                    claimed_by=None,
+                    last_error=None,
+                    sent_at=now,
+                    sender_backend=outcome.sender,
+                    provider_message_id=outcome.provider_message_id,
+                    provider_thread_id=outcome.provider_thread_id or email.provider_thread_id,
+                )
+                audits.append(
+                    _transition_audit(email.id, E.SENDING, E.SENT, actor, sender=outcome.sender)
+                )
+                events.append((changed, E.SENDING, E.SENT))
+                sent_rows.append((changed, now))
+                continue
             values: dict[Any, Any] = {EmailRow.updated_at: now, EmailRow.version: email.version + 1}
             where = (EmailRow.id == email.id) & (EmailRow.version == email.version) & guard
-            if outcome.kind == "sent":
-                sent_at = now
-                values.update(
-                    {
-                        EmailRow.state: E.SENT,
-                        EmailRow.sent_at: sent_at,
-                        EmailRow.claimed_by: None,
-                        EmailRow.last_error: None,
-                        EmailRow.sender_backend: outcome.sender,
-                        EmailRow.provider_message_id: outcome.provider_message_id,
-                        EmailRow.provider_thread_id: outcome.provider_thread_id or email.provider_thread_id,
-                    }
-                )
-                new = E.SENT
-            elif outcome.kind in ("retry", "unavailable", "released"):
+            if outcome.kind in ("retry", "unavailable", "released"):
                 exhausted = outcome.kind == "retry" and email.attempts >= max_attempts
                 if exhausted:
                     values.update({EmailRow.state: E.FAILED, EmailRow.claimed_by: None})
@@ -239,9 +291,7 @@ async def record(
                 state=new,
                 version=email.version + 1,
                 claimed_by=None,
-                last_error=None if new == E.SENT else values.get(EmailRow.last_error, email.last_error),
-                sent_at=values.get(EmailRow.sent_at, email.sent_at),
-                provider_message_id=outcome.provider_message_id or email.provider_message_id,
+                last_error=values.get(EmailRow.last_error, email.last_error),
                 sender_backend=outcome.sender or email.sender_backend,
             )
             if new == E.SENDING:
@@ -256,18 +306,11 @@ async def record(
                     new,
                     actor,
                     sender=outcome.sender,
-                    reason=outcome.error if new != E.SENT else None,
-                    provider_message_id=outcome.provider_message_id,
+                    reason=outcome.error,
                 )
             )
             events.append((changed, E.SENDING, new))
-            if new == E.SENT:
-                sent_rows.append((changed, values[EmailRow.sent_at]))
         await schedule_next_steps(rt, sent_rows)
         await audit.record_many(audits)
     return events
 
-
-def later(now: datetime, seconds: float) -> datetime:
-    """``now`` plus ``seconds``."""
-    return now + timedelta(seconds=seconds)

@@ -157,7 +157,8 @@ async def plan(rt: Runtime, *, limit: int, dry_run: bool = False, rng: random.Ra
         return result
     blocked_mailboxes = [name for name, n in allowance.items() if n <= 0]
     result.limits.extend(why[name] for name in blocked_mailboxes)
-    emails = await _due(rt, now, limit * 4 if not dry_run else limit, blocked_mailboxes)
+    # A few more than the batch, so emails deferred to their window do not starve the rest.
+    emails = await _due(rt, now, limit * 2 if not dry_run else limit, blocked_mailboxes)
     if not emails:
         return result
     leads = await _leads(rt, sorted({e.lead_id for e in emails}))

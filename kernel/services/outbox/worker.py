@@ -82,21 +82,75 @@ class OutboxWorker:
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
-    async def run_once(self) -> RoundStats:
-        """One round: reconcile, queue follow-ups, and send one batch."""
-        LIVE_OWNERS.add(self.owner)
-        stats = RoundStats()
+    async def _housekeeping(self, stats: RoundStats) -> None:
         settled = await reconcile(self._rt, self.owner)
         stats.reconciled = len(settled.sent) + len(settled.requeued) + len(settled.attention)
         stats.followups = len(await self._rt.enrollment.queue_due_followups())
-        current = await plan(self._rt, limit=self._rt.settings.sending.batch_size, rng=self._rng)
-        stats.planned = len(current.of("send"))
-        claimed = await self._apply(current, stats)
-        if claimed:
-            outcomes = await self._send(claimed, {d.email.id: d for d in current.of("send")}, current.now)
-            await self._record(outcomes, stats)
-        stats.waiting = len(current.of("wait"))
-        return stats
+
+    async def run_once(self) -> RoundStats:
+        """One round: reconcile, queue follow-ups, and send one batch."""
+        return await self._rounds(max_rounds=1)
+
+    async def _rounds(self, *, max_rounds: int | None = None, forever: bool = False) -> RoundStats:
+        """Rounds back to back, each batch's sending overlapping the next one's planning.
+
+        While batch N is with the servers, batch N+1 is planned; once N is done, N+1
+        is claimed and sent, and N's outcomes are recorded while N+1 is with the
+        servers. At most one claimed batch is ever being sent.
+        """
+        LIVE_OWNERS.add(self.owner)
+        total = RoundStats()
+        poll = self._rt.settings.sending.poll_seconds
+        batch = self._rt.settings.sending.batch_size
+        sending: asyncio.Task[list[Outcome]] | None = None
+        sending_stats = RoundStats()
+        rounds = 0
+        try:
+            while True:
+                stats = RoundStats()
+                try:
+                    await self._housekeeping(stats)
+                    current = await plan(self._rt, limit=batch, rng=self._rng)
+                except Exception:
+                    if not forever:
+                        raise
+                    log.exception("outbox_round_failed")  # the next round starts from the store again
+                    current = Plan(now=self._rt.clock())
+                outcomes = await sending if sending is not None else None
+                sending = None
+                stats.planned = len(current.of("send"))
+                stats.waiting = len(current.of("wait"))
+                claimed = await self._apply(current, stats)
+                if claimed:
+                    decisions = {d.email.id: d for d in current.of("send")}
+                    sending = asyncio.create_task(self._send(claimed, decisions, current.now))
+                if outcomes is not None:
+                    await self._record(outcomes, sending_stats)
+                total.add(sending_stats)
+                sending_stats = stats
+                rounds += 1
+                idle = sending is None and not stats.busy
+                if idle or (max_rounds is not None and rounds >= max_rounds):
+                    if sending is not None:
+                        await self._record(await sending, stats)
+                        sending = None
+                    total.add(stats)
+                    total.waiting = stats.waiting
+                    if not forever:
+                        return total
+                    sending_stats = RoundStats()
+                    if idle:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._stop.wait(), timeout=poll)
+                    rounds = 0
+                if forever and self._stop.is_set():
+                    return total
+        finally:
+            if sending is not None:
+                sending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sending
+            LIVE_OWNERS.discard(self.owner)
 
     async def _apply(self, current: Plan, stats: RoundStats) -> list[Email]:
         rt, now = self._rt, current.now
@@ -210,38 +264,14 @@ class OutboxWorker:
 
     async def run_until_idle(self, *, max_rounds: int | None = None) -> RoundStats:
         """Rounds until one finds nothing to do now; the totals."""
-        total = RoundStats()
-        rounds = 0
-        try:
-            while max_rounds is None or rounds < max_rounds:
-                stats = await self.run_once()
-                rounds += 1
-                total.add(stats)
-                total.waiting = stats.waiting
-                if not stats.busy:
-                    break
-        finally:
-            LIVE_OWNERS.discard(self.owner)
-        return total
+        return await self._rounds(max_rounds=max_rounds)
 
     async def run_forever(self) -> None:
         """Rounds until :meth:`stop`; sleeps ``poll_seconds`` when a round found nothing to do."""
-        poll = self._rt.settings.sending.poll_seconds
         log.info("outbox_worker_started", owner=self.owner)
         try:
-            while not self._stop.is_set():
-                try:
-                    stats = await self.run_once()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # keep the worker alive; the next round starts from the store again
-                    log.exception("outbox_round_failed")
-                    stats = RoundStats()
-                if not stats.busy:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), timeout=poll)
+            await self._rounds(forever=True)
         finally:
-            LIVE_OWNERS.discard(self.owner)
             log.info("outbox_worker_stopped", owner=self.owner)
 
     def start(self) -> None:

@@ -1,0 +1,216 @@
+"""Benchmark: 2,000 emails through the whole outreach pipeline, beside raw aiosmtplib, into one SMTP sink.
+
+The sink is aiosmtpd in its own process (as a real server is), accepting everything.
+The pipeline is what a user's emails go through: rendering each lead's first email from
+a sequence (enrollment), then the outbox worker's rounds: plan (due query, policy,
+suppression, a compliance plugin's prepare and check), claim (conditional update and
+audit rows), send over one reused SMTP connection, and record (states, audit rows,
+follow-up scheduling). Caps, windows, gaps and the rate limit are off. The baseline is
+aiosmtplib sending the same messages over one connection to the same aiosmtpd sink, in
+the same run; the ratio is pipeline throughput over baseline throughput.
+
+    python bench/send_pipeline.py [--emails 2000] [--batch 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from email.utils import parseaddr
+from pathlib import Path
+
+import aiosmtplib
+from aiosmtpd.smtp import SMTP
+
+os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+
+from outreach.kernel import ComplianceContext, OutgoingMessage, Verdict, hookimpl, mime_bytes  # noqa: E402
+from outreach.kernel.config import parse_settings  # noqa: E402
+from outreach.kernel.runtime import Runtime  # noqa: E402
+from outreach.kernel.store.engine import write_transaction  # noqa: E402
+from outreach.kernel.store.mapping import lead_columns  # noqa: E402
+from outreach.kernel.store.tables import LeadRow  # noqa: E402
+
+SEQUENCE = """
+name = "bench"
+[[steps]]
+subject = "A question for {{ business_name }}"
+body = \"\"\"Hi {{ first_name | default("there") }},
+
+{{ first_line }}
+
+Would a short call next week make sense?
+
+{{ sender_name }}\"\"\"
+html = "<p>Hi {{ first_name | default('there') }},</p><p>{{ first_line }}</p><p>{{ sender_name }}</p>"
+[[steps]]
+body = "Just following up."
+delay_days = 3
+"""
+
+
+class CountingHandler:
+    """Accepts everything and counts it (the same sink for both runs)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.count += 1
+        return "250 2.0.0 Ok"
+
+
+async def run_sink() -> None:
+    """The sink process: print the port, accept mail, print the count when stdin closes."""
+    handler = CountingHandler()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(handler, hostname="sink.bench"), "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await loop.run_in_executor(None, sys.stdin.read)
+    print(handler.count, flush=True)
+
+
+class Footer:
+    """A compliance plugin as a real one would be: headers and a footer on every message."""
+
+    name = "bench-footer"
+
+    async def prepare(self, message: OutgoingMessage, context: ComplianceContext) -> OutgoingMessage:
+        link = f"{context.public_url}/u/{message.email_id}"
+        return message.with_headers(
+            {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        ).with_footer(f"1 Main St, Springfield\nUnsubscribe: {link}")
+
+    async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
+        return Verdict.allow()
+
+
+class FooterPlugin:
+    @hookimpl
+    def register_compliance_checks(self, register) -> None:
+        register(Footer())
+
+
+async def start_sink() -> asyncio.subprocess.Process:
+    sink = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--sink", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    return sink
+
+
+async def make_leads(rt: Runtime, count: int) -> list[int]:
+    rows = [
+        LeadRow(
+            identity_key=f"bench:{i}",
+            business_name=f"Bench Business {i}",
+            category="Dentist",
+            city="Springfield",
+            lifecycle_state="ready_for_outreach",
+            **lead_columns({"email": f"owner{i}@lead{i}.example", "contact_name": f"Dana{i} Smith"}, rt.vault),
+        )
+        for i in range(count)
+    ]
+    async with write_transaction():
+        for start in range(0, count, 500):
+            await LeadRow.insert(*rows[start : start + 500])
+    return [r["id"] for r in await LeadRow.select(LeadRow.id).order_by(LeadRow.id)]
+
+
+async def baseline(port: int, messages: list[OutgoingMessage]) -> float:
+    """Seconds for raw aiosmtplib to send ``messages`` over one connection."""
+    prepared = [(parseaddr(m.from_address)[1], parseaddr(m.to_address)[1], mime_bytes(m)) for m in messages]
+    start = time.perf_counter()
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+    await client.connect()
+    for sender, recipient, data in prepared:
+        await client.sendmail(sender, [recipient], data)
+    await client.quit()
+    return time.perf_counter() - start
+
+
+async def pipeline(port: int, count: int, batch: int, data_dir: Path) -> tuple[float, float, Runtime]:
+    """Seconds to enroll (render and queue) and to send ``count`` emails through the worker."""
+    settings = parse_settings(
+        {
+            "data_dir": str(data_dir),
+            "sender": {"backend": "smtp", "smtp": {"host": "127.0.0.1", "port": port, "starttls": False}},
+            "mailboxes": [
+                {
+                    "name": "bench",
+                    "from_address": "Ann Example <ann@bench.example>",
+                    "daily_cap": count * 2,
+                    "window": "00:00-24:00",
+                    "weekdays_only": False,
+                    "min_gap_seconds": 0,
+                }
+            ],
+            "sending": {"rate_limit_per_minute": 0, "batch_size": batch},
+        },
+        source="bench",
+    )
+    rt = await Runtime.open(settings, load_entry_points=False, extra_plugins=[("bench-footer", FooterPlugin())])
+    ids = await make_leads(rt, count)
+    await rt.sequences.load_text(SEQUENCE, actor="bench")
+    start = time.perf_counter()
+    result = await rt.enrollment.enroll("bench", ids, actor="bench")
+    enrolled = time.perf_counter() - start
+    assert len(result.enrolled) == count, result.skipped
+    start = time.perf_counter()
+    stats = await rt.outbox.run_until_idle()
+    sent = time.perf_counter() - start
+    assert stats.sent == count, stats
+    return enrolled, sent, rt
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--emails", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.sink:
+        await run_sink()
+        return
+
+    sink = await start_sink()
+    assert sink.stdout is not None and sink.stdin is not None
+    port = int(await sink.stdout.readline())
+    with tempfile.TemporaryDirectory() as tmp:
+        enroll_s, send_s, rt = await pipeline(port, args.emails, args.batch, Path(tmp))
+        page = await rt.emails.list(per_page=args.emails)
+        messages = [
+            OutgoingMessage(
+                email_id=e.id,
+                message_id=f"<baseline-{e.id}@bench.example>",
+                from_address=e.from_address or "",
+                to_address=e.to_address or "",
+                subject=e.subject,
+                text=e.body_text,
+                html=e.body_html,
+            )
+            for e in page.items
+        ]
+        await rt.close()
+        base_s = await baseline(port, messages)
+    sink.stdin.close()
+    received = int(await sink.stdout.readline())
+    await sink.wait()
+    assert received == 2 * args.emails, received
+
+    n = args.emails
+    base_rate, send_rate, total_rate = n / base_s, n / send_s, n / (enroll_s + send_s)
+    print(f"emails: {n}, batch: {args.batch}, the sink received {received}")
+    print(f"baseline  raw aiosmtplib, one connection    : {base_s:6.2f} s  {base_rate:7.0f} emails/s")
+    print(f"pipeline  worker (plan, claim, send, record): {send_s:6.2f} s  {send_rate:7.0f} emails/s")
+    print(f"pipeline  enrollment (render, queue)        : {enroll_s:6.2f} s  {n / enroll_s:7.0f} emails/s")
+    print(f"pipeline  enrollment + worker               : {enroll_s + send_s:6.2f} s  {total_rate:7.0f} emails/s")
+    print(f"ratio     worker / baseline                 : {send_rate / base_rate:.2f}")
+    print(f"ratio     enrollment + worker / baseline    : {total_rate / base_rate:.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
