@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import binascii
 import email
+import re
 import uuid
 from email.header import Header
 from email.message import EmailMessage
@@ -48,7 +49,14 @@ def _header(name: str, value: str) -> str:
     return f"{name}: {encoded}"
 
 
+#: ``Name <user@host>`` or ``user@host`` with nothing that needs quoting or encoding.
+_PLAIN_ADDRESS = re.compile(r"^(?:[A-Za-z0-9 '_-]+ )?<?[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+>?$")
+
+
 def _addresses(value: str) -> str:
+    value = " ".join(value.split())
+    if _PLAIN_ADDRESS.match(value) and (value.endswith(">") == ("<" in value)):
+        return value
     pairs = getaddresses([value])
     return ", ".join(formataddr(pair, charset="utf-8") for pair in pairs if pair[1]) or value
 

@@ -140,12 +140,15 @@ async def switch_sender(email_id: int, sender: str, owner: str) -> None:
         )
 
 
-async def schedule_next_steps(rt: Runtime, sent: list[tuple[Email, datetime]]) -> None:
+async def schedule_next_steps(
+    rt: Runtime, sent: list[tuple[Email, datetime]], sequences: dict[int, Sequence] | None = None
+) -> None:
     """After emails were sent, set when each one's next step is due (or finish its enrollment).
 
     Emails of the same step, sent at the same time to the same timezone, share one update.
+    ``sequences`` is a cache of sequences by id that the caller may keep between batches.
     """
-    sequences: dict[int, Sequence] = {}
+    sequences = {} if sequences is None else sequences
     groups: dict[tuple[int, int, str | None, datetime], list[int]] = defaultdict(list)
     for email, sent_at in sent:
         if email.sequence_id is not None:
@@ -217,6 +220,7 @@ async def record(
     retry_at: dict[int, datetime],
     max_attempts: int,
     now: datetime,
+    sequences: dict[int, Sequence] | None = None,
 ) -> list[tuple[Email, str, str]]:
     """Write every outcome of a batch in one transaction; return (email, old, new) for the events.
 
@@ -310,7 +314,7 @@ async def record(
                 )
             )
             events.append((changed, E.SENDING, new))
-        await schedule_next_steps(rt, sent_rows)
+        await schedule_next_steps(rt, sent_rows, sequences)
         await audit.record_many(audits)
     return events
 

@@ -24,6 +24,7 @@ from ...contracts import ComplianceContext, OutgoingMessage, VerdictAction
 from ...models import Email, Lead
 from ...protocols import MessagePreparer
 from ...states import EmailState
+from ...store.engine import read_transaction
 from ...store.mapping import email_from_row, lead_from_row
 from ...store.tables import EmailRow, EnrollmentRow, LeadRow
 from ..enrollment import STOPPING_STATES, suppressed_hashes
@@ -102,14 +103,14 @@ async def _allowances(rt: Runtime, now: datetime) -> tuple[dict[str, int], dict[
     return allowance, why, room
 
 
-async def _due(rt: Runtime, now: datetime, limit: int, exclude: list[str]) -> list[Email]:
+async def _due(rt: Runtime, now: datetime, limit: int, mailboxes: list[str] | None) -> list[Email]:
     query = EmailRow.select().where(
         (EmailRow.state == EmailState.QUEUED)
         & (EmailRow.needs_attention.eq(False))
         & ((EmailRow.due_at <= now) | EmailRow.due_at.is_null())
     )
-    if exclude:
-        query = query.where(EmailRow.mailbox.not_in(exclude))
+    if mailboxes is not None:
+        query = query.where(EmailRow.mailbox.is_in(mailboxes or [""]))
     rows = await query.order_by(EmailRow.due_at).order_by(EmailRow.id).limit(limit)
     return [email_from_row(r, rt.vault) for r in rows]
 
@@ -120,6 +121,8 @@ async def _leads(rt: Runtime, ids: list[int]) -> dict[int, Lead]:
 
 
 async def _stopped_leads(lead_ids: list[int]) -> set[int]:
+    if not lead_ids:
+        return set()
     rows = await EmailRow.select(EmailRow.lead).where(
         EmailRow.lead.is_in(lead_ids or [-1]) & EmailRow.state.is_in(list(STOPPING_STATES))
     )
@@ -145,7 +148,12 @@ async def _judge(
 
 
 async def plan(rt: Runtime, *, limit: int, dry_run: bool = False, rng: random.Random | None = None) -> Plan:
-    """Decide what to do with up to ``limit`` due emails now."""
+    """Decide what to do with up to ``limit`` due emails now (reading in one snapshot)."""
+    async with read_transaction():
+        return await _plan(rt, limit=limit, dry_run=dry_run, rng=rng)
+
+
+async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | None) -> Plan:
     rng = rng or random.Random()
     now = rt.clock()
     result = Plan(now=now)
@@ -157,8 +165,13 @@ async def plan(rt: Runtime, *, limit: int, dry_run: bool = False, rng: random.Ra
         return result
     blocked_mailboxes = [name for name, n in allowance.items() if n <= 0]
     result.limits.extend(why[name] for name in blocked_mailboxes)
-    # A few more than the batch, so emails deferred to their window do not starve the rest.
-    emails = await _due(rt, now, limit * 2 if not dry_run else limit, blocked_mailboxes)
+    # Only mailboxes that can send now, so that emails which must wait never crowd out the rest.
+    sendable = [
+        name
+        for name, n in allowance.items()
+        if n > 0 and rt.mailboxes.sender_chain(name)[0] in rt.plugins.senders
+    ]
+    emails = await _due(rt, now, limit, sendable if not dry_run else None)
     if not emails:
         return result
     leads = await _leads(rt, sorted({e.lead_id for e in emails}))

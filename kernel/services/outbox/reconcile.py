@@ -75,16 +75,18 @@ def _alive(owner: str | None, my_owner: str) -> bool:
 async def orphans(rt: Runtime, my_owner: str, now: datetime) -> list[Email]:
     """Emails in ``sending`` that no live worker is sending."""
     lease = timedelta(seconds=rt.settings.sending.lease_seconds)
-    rows = await EmailRow.select().where(
+    rows = await EmailRow.select(EmailRow.id, EmailRow.claimed_by, EmailRow.claimed_at).where(
         (EmailRow.state == EmailState.SENDING) & EmailRow.needs_attention.eq(False)
     )
-    found = []
+    ids = []
     for row in rows:
         claimed_at = row.get("claimed_at")
         expired = claimed_at is None or claimed_at <= now - lease
         if expired or not _alive(row.get("claimed_by"), my_owner):
-            found.append(email_from_row(row, rt.vault))
-    return found
+            ids.append(row["id"])
+    if not ids:
+        return []
+    return [email_from_row(r, rt.vault) for r in await EmailRow.select().where(EmailRow.id.is_in(ids))]
 
 
 async def reconcile(rt: Runtime, my_owner: str) -> ReconcileResult:

@@ -13,6 +13,7 @@ import contextlib
 import os
 import random
 import socket
+import time
 import uuid
 from collections import defaultdict
 from datetime import datetime
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 import msgspec
 import structlog
 
-from ...models import Email
+from ...models import Email, Sequence
 from ...states import EmailState
 from ...store.engine import write_transaction
 from .delivery import deliver, first_up
@@ -80,12 +81,20 @@ class OutboxWorker:
         self._rng = rng or random.Random()
         self._down_until: dict[str, datetime] = {}
         self._task: asyncio.Task[None] | None = None
+        self._last_housekeeping = float("-inf")
+        self._sequences: dict[int, Sequence] = {}
+        self._sequences_at = float("-inf")
         self._stop = asyncio.Event()
 
-    async def _housekeeping(self, stats: RoundStats) -> None:
+    async def _housekeeping(self, stats: RoundStats, *, force: bool) -> bool:
+        """Reconcile and queue due follow-ups, at most once per ``poll_seconds`` while busy."""
+        if not force and time.monotonic() - self._last_housekeeping < self._rt.settings.sending.poll_seconds:
+            return False
+        self._last_housekeeping = time.monotonic()
         settled = await reconcile(self._rt, self.owner)
         stats.reconciled = len(settled.sent) + len(settled.requeued) + len(settled.attention)
         stats.followups = len(await self._rt.enrollment.queue_due_followups())
+        return True
 
     async def run_once(self) -> RoundStats:
         """One round: reconcile, queue follow-ups, and send one batch."""
@@ -105,11 +114,12 @@ class OutboxWorker:
         sending: asyncio.Task[list[Outcome]] | None = None
         sending_stats = RoundStats()
         rounds = 0
+        force = True
         try:
             while True:
                 stats = RoundStats()
                 try:
-                    await self._housekeeping(stats)
+                    housekept = await self._housekeeping(stats, force=force)
                     current = await plan(self._rt, limit=batch, rng=self._rng)
                 except Exception:
                     if not forever:
@@ -130,6 +140,10 @@ class OutboxWorker:
                 sending_stats = stats
                 rounds += 1
                 idle = sending is None and not stats.busy
+                if idle and not housekept:
+                    force = True  # look for follow-ups and orphans once more before calling it idle
+                    continue
+                force = False
                 if idle or (max_rounds is not None and rounds >= max_rounds):
                     if sending is not None:
                         await self._record(await sending, stats)
@@ -143,6 +157,7 @@ class OutboxWorker:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._stop.wait(), timeout=poll)
                     rounds = 0
+                    force = True
                 if forever and self._stop.is_set():
                     return total
         finally:
@@ -247,8 +262,17 @@ class OutboxWorker:
                 retry_at[outcome.email.id] = now + retry_delay(
                     1, settings.unavailable_pause_seconds, settings.unavailable_pause_seconds, self._rng
                 )
+        if time.monotonic() - self._sequences_at > settings.poll_seconds:
+            # Sequences rarely change; re-read them now and then rather than per batch.
+            self._sequences, self._sequences_at = {}, time.monotonic()
         events = await record(
-            self._rt, outcomes, owner=self.owner, retry_at=retry_at, max_attempts=settings.max_attempts, now=now
+            self._rt,
+            outcomes,
+            owner=self.owner,
+            retry_at=retry_at,
+            max_attempts=settings.max_attempts,
+            now=now,
+            sequences=self._sequences,
         )
         for email, old, new in events:
             self._rt.emails.notify(email, old, new, f"system:worker:{self.owner}")
