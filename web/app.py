@@ -17,7 +17,7 @@ from .errors import EXCEPTION_HANDLERS
 from .middleware import request_id_middleware
 from .navigation import NAVIGATION
 from .rendering import make_environment
-from .routes import api, dashboard, jobs, leads
+from .routes import api, dashboard, jobs, leads, mailboxes, outbox, sequences, templates
 
 STATIC = Path(__file__).parent / "static"
 
@@ -27,6 +27,19 @@ ROUTES: list[Any] = [
     leads.leads_index,
     leads.lead_action,
     jobs.jobs_index,
+    sequences.sequences_index,
+    sequences.sequences_load,
+    sequences.sequences_enroll,
+    sequences.sequence_detail,
+    templates.templates_index,
+    templates.template_new,
+    templates.template_edit,
+    templates.template_save,
+    templates.template_preview,
+    mailboxes.mailboxes_index,
+    mailboxes.mailbox_test,
+    outbox.outbox_index,
+    outbox.outbox_action,
     api.LeadsApi,
     api.JobsApi,
 ]

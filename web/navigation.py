@@ -16,4 +16,6 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Dashboard", "/"),
     NavItem("Leads", "/leads"),
     NavItem("Jobs", "/jobs"),
+    NavItem("Sequences", "/sequences"),
+    NavItem("Outbox", "/outbox"),
 )

@@ -1,0 +1,98 @@
+"""The sequences page: each sequence with its steps and enrollments, loading one, enrolling ready leads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+
+from outreach.kernel.errors import TemplateError
+from outreach.kernel.services.leads import LeadQuery
+from outreach.kernel.services.sequences import reply_subject, step_source
+from outreach.kernel.states import LeadState
+from outreach.web.rendering import render
+
+from . import WEB_ACTOR, form, optional_int, runtime
+
+EXAMPLE = """name = "intro"
+
+[[steps]]
+subject = "A question for {{ business_name }}"
+body = \"\"\"Hi {{ first_name | default("there") }},
+
+{{ first_line }}
+
+{{ sender_name }}\"\"\"
+delay_days = 0
+
+[[steps]]
+body = "Just following up on my note about {{ business_name }}."
+delay_days = 3
+business_days = true
+"""
+
+
+async def _page(request: Request[Any, Any, Any], **extra: Any) -> dict[str, Any]:
+    rt = runtime(request)
+    sequences = await rt.sequences.list()
+    counts = {s.id: await rt.enrollment.counts(s.id) for s in sequences}
+    ready = await rt.leads.list(LeadQuery(state=LeadState.READY_FOR_OUTREACH, per_page=1))
+    defaults = {"message": None, "problems": None, "toml": None, "result": None}
+    return {"sequences": sequences, "counts": counts, "ready": ready.total, "example": EXAMPLE, **defaults, **extra}
+
+
+@get("/sequences", name="sequences", include_in_schema=False)
+async def sequences_index(request: Request[Any, Any, Any]) -> Response[str]:
+    """Every sequence, the form to load one, and how many leads are ready."""
+    return render(request, "sequences/index.html", await _page(request))
+
+
+@post("/sequences/load", name="sequences_load", include_in_schema=False)
+async def sequences_load(request: Request[Any, Any, Any]) -> Response[str]:
+    """Load (or replace) a sequence from the TOML in the form; problems are shown beside the form."""
+    data = await form(request)
+    text = data.get("toml", "")
+    try:
+        sequence, created = await runtime(request).sequences.load_text(text, actor=WEB_ACTOR, source="the form")
+    except TemplateError as exc:
+        context = await _page(request, problems=exc.problems, toml=text)
+        return render(request, "sequences/index.html", context, status_code=422)
+    message = f"{'Loaded' if created else 'Replaced'} sequence '{sequence.name}' with {len(sequence.steps)} step(s)."
+    return render(request, "sequences/index.html", await _page(request, message=message))
+
+
+@post("/sequences/{sequence_id:int}/enroll", name="sequences_enroll", include_in_schema=False)
+async def sequences_enroll(request: Request[Any, Any, Any], sequence_id: FromPath[int]) -> Response[str]:
+    """Enroll every ready lead and say how it went (in the flash area)."""
+    result = await runtime(request).enrollment.enroll(sequence_id, None, actor=WEB_ACTOR)
+    return render(request, "sequences/index.html", {"result": result}, block="enrolled", fragment=True)
+
+
+@get("/sequences/{sequence_id:int}", name="sequence_detail", include_in_schema=False)
+async def sequence_detail(request: Request[Any, Any, Any], sequence_id: FromPath[int]) -> Response[str]:
+    """One sequence's steps, rendered for a chosen lead."""
+    rt = runtime(request)
+    sequence = await rt.sequences.get(sequence_id)
+    leads = (await rt.leads.list(LeadQuery(per_page=200, sort="updated_at", descending=True))).items
+    lead_id = optional_int(request.query_params.get("lead")) or (leads[0].id if leads else None)
+    previews: list[Any] = []
+    if lead_id is not None:
+        for step in sequence.steps:
+            try:
+                rendered = await rt.templates.preview(step_source(step), lead_id)
+                subject = rendered.subject
+                if step.position > 1:
+                    first = await rt.templates.preview(step_source(sequence.steps[0]), lead_id)
+                    subject = reply_subject(first.subject)
+                previews.append(
+                    {"step": step, "subject": subject, "text": rendered.text, "html": rendered.html, "error": None}
+                )
+            except TemplateError as exc:
+                previews.append({"step": step, "error": str(exc)})
+    return render(
+        request,
+        "sequences/detail.html",
+        {"sequence": sequence, "leads": leads, "lead_id": lead_id, "previews": previews},
+        block="previews",
+    )
