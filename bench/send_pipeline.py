@@ -28,12 +28,12 @@ from aiosmtpd.smtp import SMTP
 
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 
-from outreach.kernel import ComplianceContext, OutgoingMessage, Verdict, hookimpl, mime_bytes  # noqa: E402
-from outreach.kernel.config import parse_settings  # noqa: E402
-from outreach.kernel.runtime import Runtime  # noqa: E402
-from outreach.kernel.store.engine import write_transaction  # noqa: E402
-from outreach.kernel.store.mapping import lead_columns  # noqa: E402
-from outreach.kernel.store.tables import LeadRow  # noqa: E402
+from outreach.kernel import ComplianceContext, OutgoingMessage, Verdict, hookimpl, mime_bytes
+from outreach.kernel.config import parse_settings
+from outreach.kernel.runtime import Runtime
+from outreach.kernel.store.engine import write_transaction
+from outreach.kernel.store.mapping import lead_columns
+from outreach.kernel.store.tables import LeadRow
 
 SEQUENCE = """
 name = "bench"
@@ -110,7 +110,9 @@ async def make_leads(rt: Runtime, count: int) -> list[int]:
             category="Dentist",
             city="Springfield",
             lifecycle_state="ready_for_outreach",
-            **lead_columns({"email": f"owner{i}@lead{i}.example", "contact_name": f"Dana{i} Smith"}, rt.vault),
+            **lead_columns(
+                {"email": f"owner{i}@lead{i}.example", "contact_name": f"Dana{i} Smith"}, rt.vault
+            ),
         )
         for i in range(count)
     ]
@@ -152,7 +154,9 @@ async def pipeline(port: int, count: int, batch: int, data_dir: Path) -> tuple[f
         },
         source="bench",
     )
-    rt = await Runtime.open(settings, load_entry_points=False, extra_plugins=[("bench-footer", FooterPlugin())])
+    rt = await Runtime.open(
+        settings, load_entry_points=False, extra_plugins=[("bench-footer", FooterPlugin())]
+    )
     ids = await make_leads(rt, count)
     await rt.sequences.load_text(SEQUENCE, actor="bench")
     start = time.perf_counter()
@@ -178,7 +182,8 @@ async def main() -> None:
         return
 
     sink = await start_sink()
-    assert sink.stdout is not None and sink.stdin is not None
+    assert sink.stdout is not None
+    assert sink.stdin is not None
     port = int(await sink.stdout.readline())
     base_runs: list[float] = []
     send_runs: list[float] = []
@@ -217,10 +222,19 @@ async def main() -> None:
     print(f"baseline  raw aiosmtplib, one connection    : {base_s:6.2f} s  {base_rate:7.0f} emails/s")
     print(f"pipeline  worker (plan, claim, send, record): {send_s:6.2f} s  {send_rate:7.0f} emails/s")
     print(f"pipeline  enrollment (render, queue)        : {enroll_s:6.2f} s  {n / enroll_s:7.0f} emails/s")
-    print(f"pipeline  enrollment + worker               : {enroll_s + send_s:6.2f} s  {total_rate:7.0f} emails/s")
+    print(
+        f"pipeline  enrollment + worker               : {enroll_s + send_s:6.2f} s"
+        f"  {total_rate:7.0f} emails/s"
+    )
     print(f"ratio     worker / baseline                 : {send_rate / base_rate:.2f}")
     print(f"ratio     enrollment + worker / baseline    : {total_rate / base_rate:.2f}")
-    print("runs (s): baseline " + ", ".join(f"{t:.2f}" for t in base_runs) + "; worker " + ", ".join(f"{t:.2f}" for t in send_runs))
+    print(
+        "runs (s): baseline "
+        + ", ".join(f"{t:.2f}" for t in base_runs)
+        + "; worker "
+        + ", ".join(f"{t:.2f}" for t in send_runs)
+    )
+
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -14,10 +14,10 @@ import tomllib
 from datetime import time
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 import platformdirs
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
 from .secrets import SecretRef
@@ -89,6 +89,7 @@ class MailboxSettings(_Section):
             _check_timezone(self.timezone)
         if self.daily_cap < 0 or self.min_gap_seconds < 0 or not 0 <= self.gap_jitter <= 5:
             raise ValueError("daily_cap and min_gap_seconds must be positive, gap_jitter between 0 and 5")
+
     reply_to: str | None = None
     tracking: bool = True
     #: Raise the cap gradually: on day N it is ``min(daily_cap, ramp_up_start + N * ramp_up_step)``.

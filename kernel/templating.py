@@ -114,11 +114,15 @@ def render_template(source: TemplateSource, lead: Lead, *, sender_name: str) -> 
         try:
             parts[part] = _compile(text, html).render(context)
         except TemplateSyntaxError as exc:
-            raise TemplateError(f"The {part} has a syntax error on line {exc.lineno}: {exc.message}.") from None
+            raise TemplateError(
+                f"The {part} has a syntax error on line {exc.lineno}: {exc.message}."
+            ) from None
         except UndefinedError as exc:
             raise _MissingVariable(part, _undefined_name(exc), lead.id) from None
         except SecurityError as exc:
-            raise TemplateError(f"The {part} does something templates may not do: {str(exc).rstrip('.')}.") from None
+            raise TemplateError(
+                f"The {part} does something templates may not do: {str(exc).rstrip('.')}."
+            ) from None
         except Exception as exc:  # a template error of any other kind (a type error, 1/0...)
             raise TemplateError(f"The {part} cannot be rendered: {exc}.") from None
     return RenderedEmail(
@@ -214,7 +218,7 @@ def check_template(source: TemplateSource) -> list[str]:
             if label == "sparse":
                 message = (
                     f"The {exc.part} uses {exc.name}, which some leads do not have; put a default after "
-                    f"it, as in {{{{ first_name | default(\"there\") }}}}, or test it with {{% if %}}."
+                    f'it, as in {{{{ first_name | default("there") }}}}, or test it with {{% if %}}.'
                 )
                 if message not in problems:
                     problems.append(message)

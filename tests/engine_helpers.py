@@ -39,7 +39,12 @@ body = "Hi {{ first_name | default('there') }}, {{ first_line }}"
 """
 
 #: Sending policy that never makes a test wait: any hour, any day, no gap, no rate limit.
-OPEN_POLICY: dict[str, Any] = {"window": "00:00-24:00", "weekdays_only": False, "min_gap_seconds": 0, "daily_cap": 10_000}
+OPEN_POLICY: dict[str, Any] = {
+    "window": "00:00-24:00",
+    "weekdays_only": False,
+    "min_gap_seconds": 0,
+    "daily_cap": 10_000,
+}
 
 
 def mailbox(name: str = "main", **extra: Any) -> dict[str, Any]:
@@ -64,7 +69,11 @@ async def ready_leads(rt: Runtime, count: int, **fields: Any) -> list[int]:
     """``count`` leads with addresses, moved to ready_for_outreach; their ids."""
     ids = []
     for i in range(count):
-        values = {"business_name": f"Business {i}", "email": f"owner{i}@lead{i}.example", "city": "Springfield"}
+        values = {
+            "business_name": f"Business {i}",
+            "email": f"owner{i}@lead{i}.example",
+            "city": "Springfield",
+        }
         values.update({k: (v(i) if callable(v) else v) for k, v in fields.items()})
         lead, _ = await rt.leads.upsert_discovered(DiscoveredBusiness(**values), "test")
         ids.append(lead.id)

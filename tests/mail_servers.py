@@ -118,7 +118,9 @@ class SinkHandler:
         if server.transport is not None:
             server.transport.abort()
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
         faults = self.faults
         roll = faults.rng.random()
         if roll < faults.transient:
@@ -127,7 +129,7 @@ class SinkHandler:
         roll -= faults.transient
         if roll < faults.permanent:
             self.refused["5xx"] += 1
-            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         roll -= faults.permanent
         if roll < faults.drop_before:
             self.refused["drop"] += 1
@@ -188,7 +190,9 @@ class Sink:
         self.server: asyncio.AbstractServer | None = None
         self.port = 0
 
-    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
         users = self.users or {}
         login = data.login.decode() if isinstance(data.login, bytes) else data.login
         password = data.password.decode() if isinstance(data.password, bytes) else data.password
@@ -314,7 +318,9 @@ userdb {{
         )
         (self.root / "state").mkdir(exist_ok=True)
         dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
-        self.process = subprocess.Popen([dovecot, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [dovecot, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -323,7 +329,7 @@ userdb {{
             except OSError:
                 if self.process.poll() is not None:
                     output = self.process.stdout.read().decode() if self.process.stdout else ""
-                    raise RuntimeError(f"dovecot exited: {output}")
+                    raise RuntimeError(f"dovecot exited: {output}") from None
                 time.sleep(0.05)
         raise RuntimeError("dovecot did not start listening")
 

@@ -108,7 +108,9 @@ def dovecot():
     server.stop()
 
 
-async def test_a_worker_killed_mid_batch_then_restarted_sends_every_email_exactly_once(tmp_path, dovecot) -> None:
+async def test_a_worker_killed_mid_batch_then_restarted_sends_every_email_exactly_once(
+    tmp_path, dovecot
+) -> None:
     victim: dict[str, int] = {}
 
     def kill_on_fifteenth(received) -> None:
@@ -132,7 +134,7 @@ async def test_a_worker_killed_mid_batch_then_restarted_sends_every_email_exactl
         assert len(handler.received) == 15
 
         second = await worker(config, "send", "--until-idle")
-        out, err = await asyncio.wait_for(second.communicate(), timeout=90)
+        _, err = await asyncio.wait_for(second.communicate(), timeout=90)
         assert second.returncode == 0, err.decode()
     finally:
         await sink.stop()

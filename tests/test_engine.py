@@ -72,15 +72,21 @@ async def test_ready_takes_only_approved_leads_with_an_address(runtime) -> None:
         DiscoveredBusiness(business_name="Has mail", email="a@a.example"), "test"
     )
     without, _ = await runtime.leads.upsert_discovered(DiscoveredBusiness(business_name="No mail"), "test")
-    pending, _ = await runtime.leads.upsert_discovered(DiscoveredBusiness(business_name="Pending", email="p@p.example"), "test")
-    await LeadRow.update({LeadRow.lifecycle_state: "approved"}).where(LeadRow.id.is_in([with_email.id, without.id]))
+    pending, _ = await runtime.leads.upsert_discovered(
+        DiscoveredBusiness(business_name="Pending", email="p@p.example"), "test"
+    )
+    await LeadRow.update({LeadRow.lifecycle_state: "approved"}).where(
+        LeadRow.id.is_in([with_email.id, without.id])
+    )
     await LeadRow.update({LeadRow.lifecycle_state: "pending_review"}).where(LeadRow.id == pending.id)
     result = await runtime.enrollment.mark_ready(None, actor="test")
     assert result.changed == [with_email.id]
     assert "no email address" in result.skipped[without.id]
     assert (await runtime.leads.get(without.id)).lifecycle_state == "approved"
     # Undoing the review is still possible while a lead is only approved.
-    assert (await runtime.leads.transition(without.id, "pending_review", actor="test")).lifecycle_state == "pending_review"
+    assert (
+        await runtime.leads.transition(without.id, "pending_review", actor="test")
+    ).lifecycle_state == "pending_review"
     explicit = await runtime.enrollment.mark_ready([pending.id, 999], actor="test")
     assert explicit.skipped == {pending.id: "is pending_review, not approved", 999: "no such lead"}
 
@@ -94,7 +100,8 @@ async def test_enrollment_queues_step_one_rendered_once_and_never_twice(runtime)
     assert list(again.enrolled) == [ids[2]]
     assert again.skipped == {i: "is already enrolled in sequence 'intro'" for i in ids[:2]}
     queued = await runtime.emails.get(first.enrolled[ids[0]])
-    assert queued.state == "queued" and queued.subject == "A question for Business 0"
+    assert queued.state == "queued"
+    assert queued.subject == "A question for Business 0"
     assert queued.message_id.endswith("@main.example>") or queued.message_id.endswith("@localhost>")
     assert "Hi there," in queued.body_text
     # The rendered text is what will be sent: later changes to the lead do not alter it.
@@ -108,7 +115,9 @@ async def test_enrollment_queues_step_one_rendered_once_and_never_twice(runtime)
     assert not_ready.skipped == {999: "no such lead"}
 
 
-async def test_leads_are_spread_across_mailboxes_and_follow_ups_keep_theirs(make_settings, make_runtime) -> None:
+async def test_leads_are_spread_across_mailboxes_and_follow_ups_keep_theirs(
+    make_settings, make_runtime
+) -> None:
     rt = await make_runtime(settings_for(make_settings, mailboxes=[mailbox("one"), mailbox("two")]))
     clock = Clock()
     rt.clock = clock
@@ -118,21 +127,23 @@ async def test_leads_are_spread_across_mailboxes_and_follow_ups_keep_theirs(make
     await rt.outbox.run_until_idle()
     clock.advance(days=3)
     await rt.outbox.run_until_idle()
-    for lead_id, first_id in firsts.items():
+    for lead_id in firsts:
         emails = await rt.emails.for_lead(lead_id)
         assert [e.step_number for e in emails] == [1, 2]
         assert emails[1].mailbox == emails[0].mailbox
         assert emails[1].from_address == emails[0].from_address
 
 
-async def test_follow_ups_wait_for_business_days_and_stop_when_the_lead_replies(make_settings, make_runtime) -> None:
+async def test_follow_ups_wait_for_business_days_and_stop_when_the_lead_replies(
+    make_settings, make_runtime
+) -> None:
     rt = await make_runtime(settings_for(make_settings))
     friday = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
     clock = Clock(friday)
     rt.clock = clock
     firsts = await enrolled(rt, 2, city="Springfield")
     await rt.outbox.run_until_idle()
-    (a_lead, a_first), (b_lead, b_first) = sorted(firsts.items())
+    (a_lead, a_first), (b_lead, _) = sorted(firsts.items())
     # Friday + 2 business days is Tuesday: nothing on Monday.
     clock.now = friday + timedelta(days=3)
     assert (await rt.outbox.run_until_idle()).followups == 0
@@ -140,10 +151,12 @@ async def test_follow_ups_wait_for_business_days_and_stop_when_the_lead_replies(
     await rt.emails.transition(a_first, EmailState.REPLIED, actor="test")
     clock.now = friday + timedelta(days=4, hours=1)
     stats = await rt.outbox.run_until_idle()
-    assert stats.followups == 1 and stats.sent == 1
+    assert stats.followups == 1
+    assert stats.sent == 1
     assert [e.step_number for e in await rt.emails.for_lead(a_lead)] == [1]
     (enrollment,) = await rt.enrollment.for_lead(a_lead)
-    assert enrollment.state == "stopped" and "replied" in enrollment.stop_reason
+    assert enrollment.state == "stopped"
+    assert "replied" in enrollment.stop_reason
     b_emails = await rt.emails.for_lead(b_lead)
     assert [e.state for e in b_emails] == ["sent", "sent"]
     assert (await rt.enrollment.for_lead(b_lead))[0].state == "finished"
@@ -159,13 +172,15 @@ async def test_stop_cancels_a_queued_follow_up_and_audits_it(make_settings, make
     await rt.outbox.run_until_idle()
     (lead_id,) = firsts
     follow = (await rt.emails.for_lead(lead_id))[1]
-    assert follow.state == "queued" and follow.due_at > clock.now
+    assert follow.state == "queued"
+    assert follow.due_at > clock.now
     cancelled = await rt.enrollment.stop(lead_id, "the lead unsubscribed", actor="system:tracking")
     assert cancelled == [follow.id]
     follow = await rt.emails.get(follow.id)
     assert follow.state == "cancelled"
     trail = await audit.trail("email", follow.id)
-    assert trail[-1].action == "transition:queued->cancelled" and trail[-1].actor == "system:tracking"
+    assert trail[-1].action == "transition:queued->cancelled"
+    assert trail[-1].actor == "system:tracking"
 
 
 # -- policy ------------------------------------------------------------------------------------
@@ -185,9 +200,14 @@ def test_window_and_business_day_arithmetic() -> None:
     assert add_delay(friday, 0.5, True, "UTC") == datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
 
 
-async def test_the_window_is_the_recipients_from_coordinates_then_country(make_settings, make_runtime) -> None:
+async def test_the_window_is_the_recipients_from_coordinates_then_country(
+    make_settings, make_runtime
+) -> None:
     rt = await make_runtime(
-        settings_for(make_settings, mailboxes=[mailbox(window="09:00-17:00", weekdays_only=True, timezone="Europe/London")])
+        settings_for(
+            make_settings,
+            mailboxes=[mailbox(window="09:00-17:00", weekdays_only=True, timezone="Europe/London")],
+        )
     )
     clock = Clock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))  # Monday noon in London
     rt.clock = clock
@@ -197,19 +217,24 @@ async def test_the_window_is_the_recipients_from_coordinates_then_country(make_s
     local = await ready_leads(rt, 1, business_name="Somewhere", email="s@somewhere.example")
     result = await rt.enrollment.enroll("intro", tokyo + paris + local, actor="test")
     stats = await rt.outbox.run_until_idle()
-    assert stats.sent == 2 and stats.deferred == 1
+    assert stats.sent == 2
+    assert stats.deferred == 1
     emails = {lead: await rt.emails.get(email_id) for lead, email_id in result.enrolled.items()}
     assert emails[tokyo[0]].recipient_timezone == "Asia/Tokyo"
     assert emails[tokyo[0]].state == "queued"
     assert emails[tokyo[0]].due_at == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)  # 09:00 in Tokyo
     assert "outside the sending window" in emails[tokyo[0]].last_error
-    assert emails[paris[0]].recipient_timezone == "Europe/Paris" and emails[paris[0]].state == "sent"
-    assert emails[local[0]].recipient_timezone == "Europe/London" and emails[local[0]].state == "sent"
+    assert emails[paris[0]].recipient_timezone == "Europe/Paris"
+    assert emails[paris[0]].state == "sent"
+    assert emails[local[0]].recipient_timezone == "Europe/London"
+    assert emails[local[0]].state == "sent"
 
 
 async def test_daily_cap_with_ramp_up_counts_the_mailboxs_day(make_settings, make_runtime) -> None:
     rt = await make_runtime(
-        settings_for(make_settings, mailboxes=[mailbox(daily_cap=3, ramp_up_start=1, ramp_up_step=1, timezone="UTC")])
+        settings_for(
+            make_settings, mailboxes=[mailbox(daily_cap=3, ramp_up_start=1, ramp_up_step=1, timezone="UTC")]
+        )
     )
     clock = Clock(datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
     rt.clock = clock
@@ -225,7 +250,9 @@ async def test_daily_cap_with_ramp_up_counts_the_mailboxs_day(make_settings, mak
 
 async def test_minimum_gap_with_jitter_and_the_global_rate_limit(make_settings, make_runtime) -> None:
     rt = await make_runtime(
-        settings_for(make_settings, mailboxes=[mailbox(min_gap_seconds=90, gap_jitter=0.5)], rate_limit_per_minute=0)
+        settings_for(
+            make_settings, mailboxes=[mailbox(min_gap_seconds=90, gap_jitter=0.5)], rate_limit_per_minute=0
+        )
     )
     clock = Clock()
     rt.clock = clock
@@ -267,8 +294,13 @@ class Legal:
 
     async def prepare(self, message: OutgoingMessage, context: ComplianceContext) -> OutgoingMessage:
         return message.with_headers(
-            {"List-Unsubscribe": "<https://x.example/u/1>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-        ).with_footer("1 Main St, Springfield\nUnsubscribe: https://x.example/u/1", "<p>1 Main St, Springfield</p>")
+            {
+                "List-Unsubscribe": "<https://x.example/u/1>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
+        ).with_footer(
+            "1 Main St, Springfield\nUnsubscribe: https://x.example/u/1", "<p>1 Main St, Springfield</p>"
+        )
 
     async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
         assert "1 Main St" in message.text  # checks see the prepared message
@@ -285,7 +317,9 @@ class LegalPlugin:
         register(Legal())
 
 
-async def test_compliance_checks_block_defer_and_shape_every_message(make_settings, make_runtime, data_dir) -> None:
+async def test_compliance_checks_block_defer_and_shape_every_message(
+    make_settings, make_runtime, data_dir
+) -> None:
     rt = await make_runtime(settings_for(make_settings), extra_plugins=[("legal", LegalPlugin())])
     clock = Clock()
     rt.clock = clock
@@ -293,10 +327,13 @@ async def test_compliance_checks_block_defer_and_shape_every_message(make_settin
     stats = await rt.outbox.run_until_idle()
     assert (stats.sent, stats.blocked, stats.deferred) == (1, 1, 1)
     blocked, deferred, sent = [await rt.emails.get(i) for i in sorted(firsts.values())]
-    assert blocked.state == "failed" and blocked.last_error == "the address is on a do-not-contact list"
+    assert blocked.state == "failed"
+    assert blocked.last_error == "the address is on a do-not-contact list"
     trail = await audit.trail("email", blocked.id)
-    assert trail[-1].actor == "compliance:legal" and trail[-1].action == "transition:queued->failed"
-    assert deferred.state == "queued" and deferred.due_at == clock.now + timedelta(hours=3)
+    assert trail[-1].actor == "compliance:legal"
+    assert trail[-1].action == "transition:queued->failed"
+    assert deferred.state == "queued"
+    assert deferred.due_at == clock.now + timedelta(hours=3)
     (eml,) = (data_dir / "outbox").glob("*.eml")
     parsed = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert parsed["Message-ID"] == sent.message_id
@@ -311,9 +348,12 @@ async def test_suppressed_addresses_are_never_mailed(runtime) -> None:
     ids = await ready_leads(runtime, 2)
     result = await runtime.enrollment.enroll("intro", ids, actor="test")
     lead = await runtime.leads.get(ids[0])
-    await SuppressionRow.insert(SuppressionRow(email_hash=runtime.vault.hash_email(lead.email), reason="unsubscribed"))
+    await SuppressionRow.insert(
+        SuppressionRow(email_hash=runtime.vault.hash_email(lead.email), reason="unsubscribed")
+    )
     stats = await runtime.outbox.run_until_idle()
-    assert stats.sent == 1 and stats.cancelled == 1
+    assert stats.sent == 1
+    assert stats.cancelled == 1
     assert (await runtime.emails.get(result.enrolled[ids[0]])).state == "cancelled"
     again = await runtime.enrollment.enroll("intro", ids, actor="test")
     assert again.enrolled == {}
@@ -325,7 +365,9 @@ async def test_suppressed_addresses_are_never_mailed(runtime) -> None:
 async def test_transient_errors_back_off_exponentially_then_fail(make_settings, make_runtime) -> None:
     sender = Recorder(transient=True)
     rt = await make_runtime(
-        settings_for(make_settings, backend="recorder", retry_base_seconds=60, retry_max_seconds=600, max_attempts=4),
+        settings_for(
+            make_settings, backend="recorder", retry_base_seconds=60, retry_max_seconds=600, max_attempts=4
+        ),
         extra_plugins=[("recorder", RecorderPlugin(sender))],
     )
     clock = Clock()
@@ -339,22 +381,34 @@ async def test_transient_errors_back_off_exponentially_then_fail(make_settings, 
             break
         waits.append((current.due_at - clock.now).total_seconds())
         clock.now = current.due_at
-    assert 30 <= waits[0] <= 60 and 60 <= waits[1] <= 120 and 120 <= waits[2] <= 240
+    assert 30 <= waits[0] <= 60
+    assert 60 <= waits[1] <= 120
+    assert 120 <= waits[2] <= 240
     failed = await rt.emails.get(email_id)
-    assert failed.state == "failed" and failed.attempts == 4
-    assert "421 busy" in failed.last_error and "gave up after 4 tries" in failed.last_error
+    assert failed.state == "failed"
+    assert failed.attempts == 4
+    assert "421 busy" in failed.last_error
+    assert "gave up after 4 tries" in failed.last_error
 
 
 async def test_an_interrupted_send_without_lookup_waits_for_a_person(make_settings, make_runtime) -> None:
     sender = Recorder()
-    rt = await make_runtime(settings_for(make_settings, backend="recorder"), extra_plugins=[("recorder", RecorderPlugin(sender))])
+    rt = await make_runtime(
+        settings_for(make_settings, backend="recorder"), extra_plugins=[("recorder", RecorderPlugin(sender))]
+    )
     firsts = await enrolled(rt, 2)
     ids = sorted(firsts.values())
     await EmailRow.update(
-        {EmailRow.state: "sending", EmailRow.claimed_by: "nowhere:4000000:dead", EmailRow.claimed_at: datetime.now(UTC) - timedelta(hours=1), EmailRow.sender_backend: "recorder"}
+        {
+            EmailRow.state: "sending",
+            EmailRow.claimed_by: "nowhere:4000000:dead",
+            EmailRow.claimed_at: datetime.now(UTC) - timedelta(hours=1),
+            EmailRow.sender_backend: "recorder",
+        }
     ).where(EmailRow.id.is_in(ids))
     stats = await rt.outbox.run_until_idle()
-    assert stats.reconciled == 2 and sender.sent == []
+    assert stats.reconciled == 2
+    assert sender.sent == []
     attention = await rt.emails.list(needs_attention=True)
     assert sorted(e.id for e in attention.items) == ids
     assert (await rt.outbox.run_until_idle()).sent == 0  # nothing is resent on its own
@@ -371,7 +425,8 @@ async def test_an_interrupted_send_without_lookup_waits_for_a_person(make_settin
 async def test_two_workers_in_one_process_never_send_one_email_twice(make_settings, make_runtime) -> None:
     sender = Recorder(delay=0.002)
     rt = await make_runtime(
-        settings_for(make_settings, backend="recorder", batch_size=4), extra_plugins=[("recorder", RecorderPlugin(sender))]
+        settings_for(make_settings, backend="recorder", batch_size=4),
+        extra_plugins=[("recorder", RecorderPlugin(sender))],
     )
     await enrolled(rt, 40)
     from outreach.kernel.services.outbox.worker import OutboxWorker
@@ -381,7 +436,8 @@ async def test_two_workers_in_one_process_never_send_one_email_twice(make_settin
     assert sum(r.sent for r in results) == 40
     assert all(r.sent > 0 for r in results)
     counts = Counter(m.message_id for m in sender.sent)
-    assert len(counts) == 40 and max(counts.values()) == 1
+    assert len(counts) == 40
+    assert max(counts.values()) == 1
 
 
 async def test_dry_run_says_what_goes_now_and_why_the_rest_waits(make_settings, make_runtime) -> None:
@@ -390,12 +446,15 @@ async def test_dry_run_says_what_goes_now_and_why_the_rest_waits(make_settings, 
     await enrolled(rt, 3)
     report = await explain(rt)
     actions_seen = Counter(item.action for item in report.items)
-    assert actions_seen["send"] == 1 and actions_seen["wait"] == 2
+    assert actions_seen["send"] == 1
+    assert actions_seen["wait"] == 2
     assert any("today's cap" in (item.reason or "") for item in report.items if item.action == "wait")
     assert (await rt.emails.count_by_state())["queued"] == 3  # the dry run wrote nothing
 
 
-async def test_the_worker_runs_in_the_background_of_serve_and_worker(make_settings, make_runtime, data_dir) -> None:
+async def test_the_worker_runs_in_the_background_of_serve_and_worker(
+    make_settings, make_runtime, data_dir
+) -> None:
     rt = await make_runtime(settings_for(make_settings, poll_seconds=0.05))
     await enrolled(rt, 2)
     await rt.start_background()

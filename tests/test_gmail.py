@@ -51,7 +51,16 @@ def handler_for(google: FakeGoogle) -> type[BaseHTTPRequestHandler]:
         def _authorized(self) -> str | None:
             token = self.headers.get("Authorization", "").removeprefix("Bearer ")
             if not token.startswith("tok-") or (google.expire_first_token and token == "tok-1"):
-                self._json(401, {"error": {"code": 401, "message": "Invalid Credentials", "errors": [{"reason": "authError"}]}})
+                self._json(
+                    401,
+                    {
+                        "error": {
+                            "code": 401,
+                            "message": "Invalid Credentials",
+                            "errors": [{"reason": "authError"}],
+                        }
+                    },
+                )
                 return None
             return token
 
@@ -65,7 +74,9 @@ def handler_for(google: FakeGoogle) -> type[BaseHTTPRequestHandler]:
                     self._json(400, {"error": "invalid_grant", "error_description": "Bad Request"})
                     return
                 google.tokens += 1
-                self._json(200, {"access_token": f"tok-{google.tokens}", "expires_in": 3599, "token_type": "Bearer"})
+                self._json(
+                    200, {"access_token": f"tok-{google.tokens}", "expires_in": 3599, "token_type": "Bearer"}
+                )
                 return
             if self.path != "/gmail/v1/users/me/messages/send":
                 self._json(404, {"error": {"code": 404, "message": "Not Found"}})
@@ -81,7 +92,9 @@ def handler_for(google: FakeGoogle) -> type[BaseHTTPRequestHandler]:
             message = email.message_from_bytes(raw, policy=policy.default)
             number = len(google.sent) + 1
             thread = payload.get("threadId") or f"thread-{number}"
-            google.sent.append({"payload": payload, "message": message, "id": f"msg-{number}", "threadId": thread})
+            google.sent.append(
+                {"payload": payload, "message": message, "id": f"msg-{number}", "threadId": thread}
+            )
             google.known[str(message["Message-ID"]).strip("<>")] = {"id": f"msg-{number}", "threadId": thread}
             self._json(200, {"id": f"msg-{number}", "threadId": thread, "labelIds": ["SENT"]})
 
@@ -92,7 +105,9 @@ def handler_for(google: FakeGoogle) -> type[BaseHTTPRequestHandler]:
             query = parse_qs(parts.query)["q"][0]
             google.searches.append(query)
             found = google.known.get(query.removeprefix("rfc822msgid:"))
-            self._json(200, {"messages": [found], "resultSizeEstimate": 1} if found else {"resultSizeEstimate": 0})
+            self._json(
+                200, {"messages": [found], "resultSizeEstimate": 1} if found else {"resultSizeEstimate": 0}
+            )
 
     return Handler
 
@@ -128,7 +143,9 @@ def gmail_settings(make_settings, google, **sending):
     )
 
 
-async def test_send_raw_message_with_refresh_token_and_thread_follow_ups(google, make_settings, make_runtime) -> None:
+async def test_send_raw_message_with_refresh_token_and_thread_follow_ups(
+    google, make_settings, make_runtime
+) -> None:
     rt = await make_runtime(gmail_settings(make_settings, google))
     clock = Clock()
     rt.clock = clock
@@ -144,7 +161,8 @@ async def test_send_raw_message_with_refresh_token_and_thread_follow_ups(google,
     assert message["To"] == "owner0@lead0.example"
     assert message["Subject"] == "A question for Business 0"
     assert message.get_content_type() == "multipart/alternative"
-    assert first.provider_message_id == "msg-1" and first.provider_thread_id == "thread-1"
+    assert first.provider_message_id == "msg-1"
+    assert first.provider_thread_id == "thread-1"
 
     clock.advance(days=3)
     assert (await rt.outbox.run_until_idle()).sent == 1
@@ -173,19 +191,24 @@ async def test_api_errors_map_to_retry_failure_and_unavailable(google, make_sett
     ]
     await rt.outbox.run_until_idle()
     retried, failed = await rt.emails.get(first_id), await rt.emails.get(second_id)
-    assert retried.state == "queued" and "429" in retried.last_error
-    assert failed.state == "failed" and "Invalid To header" in failed.last_error
+    assert retried.state == "queued"
+    assert "429" in retried.last_error
+    assert failed.state == "failed"
+    assert "Invalid To header" in failed.last_error
 
     os.environ["GMAIL_REFRESH"] = "revoked"
     rt.plugins.senders.get("gmail")._accounts.clear()
     await EmailRow.update({EmailRow.due_at: rt.clock()}).where(EmailRow.id == first_id)
     await rt.outbox.run_until_idle()
     still = await rt.emails.get(first_id)
-    assert still.state == "queued" and "authorize the account again" in still.last_error
+    assert still.state == "queued"
+    assert "authorize the account again" in still.last_error
     assert still.attempts == 1  # a refused token is the account's problem, not the email's
 
 
-async def test_reconciliation_settles_interrupted_sends_by_rfc822msgid(google, make_settings, make_runtime) -> None:
+async def test_reconciliation_settles_interrupted_sends_by_rfc822msgid(
+    google, make_settings, make_runtime
+) -> None:
     rt = await make_runtime(gmail_settings(make_settings, google))
     firsts = await enrolled(rt, 2)
     accepted_id, lost_id = sorted(firsts.values())
@@ -204,7 +227,8 @@ async def test_reconciliation_settles_interrupted_sends_by_rfc822msgid(google, m
     assert stats.reconciled == 2
     assert f"rfc822msgid:{accepted.message_id.strip('<>')}" in google.searches
     settled = await rt.emails.get(accepted_id)
-    assert settled.state == "sent" and settled.provider_message_id == "msg-77"
+    assert settled.state == "sent"
+    assert settled.provider_message_id == "msg-77"
     resent = await rt.emails.get(lost_id)
     assert resent.state == "sent"
     assert [s["message"]["Message-ID"] for s in google.sent] == [lost.message_id]

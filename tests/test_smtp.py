@@ -50,7 +50,9 @@ class Unsubscribe:
         link = f"{context.public_url}/u/{message.email_id}"
         return message.with_headers(
             {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-        ).with_footer(f"Unsubscribe: {link}\n1 Main St, Springfield", f'<p><a href="{link}">Unsubscribe</a></p>')
+        ).with_footer(
+            f"Unsubscribe: {link}\n1 Main St, Springfield", f'<p><a href="{link}">Unsubscribe</a></p>'
+        )
 
     async def check(self, message, context):
         from outreach.kernel import Verdict
@@ -103,8 +105,11 @@ async def test_starttls_auth_mime_threading_and_headers_as_the_server_parsed_the
     # Two business days later (Monday -> Wednesday) the follow-ups go out, threaded.
     clock.advance(days=2, hours=1)
     stats = await rt.outbox.run_until_idle()
-    assert stats.followups == 2 and stats.sent == 2
-    follow = next(r.message for r in tls_sink.handler.received[2:] if r.message["In-Reply-To"] == first.message_id)
+    assert stats.followups == 2
+    assert stats.sent == 2
+    follow = next(
+        r.message for r in tls_sink.handler.received[2:] if r.message["In-Reply-To"] == first.message_id
+    )
     assert follow["Subject"] == "Re: A question for Business 0"
     assert follow["References"] == first.message_id
     assert follow.get_content_type() == "text/plain"
@@ -112,7 +117,9 @@ async def test_starttls_auth_mime_threading_and_headers_as_the_server_parsed_the
     assert tls_sink.handler.message_ids().most_common(1)[0][1] == 1
 
 
-async def test_connection_is_reused_between_messages(tls_sink, certificate, make_settings, make_runtime) -> None:
+async def test_connection_is_reused_between_messages(
+    tls_sink, certificate, make_settings, make_runtime
+) -> None:
     connections = []
     original = tls_sink._protocol
 
@@ -163,7 +170,9 @@ async def test_a_refused_login_keeps_the_email_queued_without_counting_a_try(
     cert, _ = certificate
     os.environ[PASSWORD_ENV] = "wrong"
     rt = await make_runtime(
-        make_settings(sender={"backend": "smtp", "smtp": smtp_settings(tls_sink.port, cert)}, mailboxes=[mailbox()])
+        make_settings(
+            sender={"backend": "smtp", "smtp": smtp_settings(tls_sink.port, cert)}, mailboxes=[mailbox()]
+        )
     )
     firsts = await enrolled(rt, 1)
     stats = await rt.outbox.run_until_idle()
@@ -176,7 +185,9 @@ async def test_a_refused_login_keeps_the_email_queued_without_counting_a_try(
     assert tls_sink.handler.received == []
 
 
-async def test_reply_codes_map_to_retry_and_failure_with_the_server_words(make_settings, make_runtime) -> None:
+async def test_reply_codes_map_to_retry_and_failure_with_the_server_words(
+    make_settings, make_runtime
+) -> None:
     handler = SinkHandler(Faults(transient=1.0))
     sink = await Sink(handler).start()
     try:
@@ -193,7 +204,8 @@ async def test_reply_codes_map_to_retry_and_failure_with_the_server_words(make_s
         email_id = next(iter(firsts.values()))
         await rt.outbox.run_until_idle()
         email = await rt.emails.get(email_id)
-        assert email.state == "queued" and email.attempts == 1
+        assert email.state == "queued"
+        assert email.attempts == 1
         assert "451 4.3.0 Try again later" in email.last_error
         assert email.due_at > clock.now
         # The second deferral is the last try allowed: the email fails with the reply kept.
@@ -201,14 +213,16 @@ async def test_reply_codes_map_to_retry_and_failure_with_the_server_words(make_s
         await rt.outbox.run_until_idle()
         email = await rt.emails.get(email_id)
         assert email.state == "failed"
-        assert "451 4.3.0 Try again later" in email.last_error and "gave up after 2 tries" in email.last_error
+        assert "451 4.3.0 Try again later" in email.last_error
+        assert "gave up after 2 tries" in email.last_error
 
         handler.faults = Faults(permanent=1.0)
         await actions.retry(rt, email_id, actor="test")
         await rt.outbox.run_until_idle()
         email = await rt.emails.get(email_id)
         assert email.state == "failed"
-        assert "550 5.1.1" in email.last_error and "User unknown" in email.last_error
+        assert "550 5.1.1" in email.last_error
+        assert "User unknown" in email.last_error
         trail = await audit.trail("email", email_id)
         assert [e.action for e in trail][-1] == "transition:sending->failed"
         assert handler.received == []
@@ -216,7 +230,9 @@ async def test_reply_codes_map_to_retry_and_failure_with_the_server_words(make_s
         await sink.stop()
 
 
-async def test_a_connection_lost_after_the_message_was_accepted_is_never_resent(make_settings, make_runtime) -> None:
+async def test_a_connection_lost_after_the_message_was_accepted_is_never_resent(
+    make_settings, make_runtime
+) -> None:
     handler = SinkHandler(Faults(drop_after_accept=1.0))
     sink = await Sink(handler).start()
     try:
@@ -241,12 +257,15 @@ async def test_a_connection_lost_after_the_message_was_accepted_is_never_resent(
         page = await rt.emails.list(needs_attention=True)
         assert [e.id for e in page.items] == [email_id]
         settled = await actions.mark_sent(rt, email_id, actor="test")
-        assert settled.state == "sent" and not settled.needs_attention
+        assert settled.state == "sent"
+        assert not settled.needs_attention
     finally:
         await sink.stop()
 
 
-async def test_failover_takes_over_when_the_primary_is_down_and_only_then(make_settings, make_runtime, data_dir) -> None:
+async def test_failover_takes_over_when_the_primary_is_down_and_only_then(
+    make_settings, make_runtime, data_dir
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         dead_port = sock.getsockname()[1]
@@ -261,7 +280,8 @@ async def test_failover_takes_over_when_the_primary_is_down_and_only_then(make_s
     assert stats.sent == 2
     for email_id in firsts.values():
         email = await rt.emails.get(email_id)
-        assert email.state == "sent" and email.sender_backend == "outbox"
+        assert email.state == "sent"
+        assert email.sender_backend == "outbox"
     assert len(list((data_dir / "outbox").glob("*.eml"))) == 2
 
     # A permanent refusal by a primary that is up is final: no failover.
@@ -278,13 +298,16 @@ async def test_failover_takes_over_when_the_primary_is_down_and_only_then(make_s
         firsts = await enrolled(rt2, 1)
         await rt2.outbox.run_until_idle()
         email = await rt2.emails.get(next(iter(firsts.values())))
-        assert email.state == "failed" and email.sender_backend == "smtp"
+        assert email.state == "failed"
+        assert email.sender_backend == "smtp"
         assert not (data_dir / "second" / "outbox").exists()
     finally:
         await sink.stop()
 
 
-async def test_fault_injecting_server_every_email_ends_sent_or_failed_none_twice(make_settings, make_runtime) -> None:
+async def test_fault_injecting_server_every_email_ends_sent_or_failed_none_twice(
+    make_settings, make_runtime
+) -> None:
     handler = SinkHandler(Faults(transient=0.2, permanent=0.08, drop_before=0.15, seed=11))
     sink = await Sink(handler).start()
     try:
@@ -313,7 +336,8 @@ async def test_fault_injecting_server_every_email_ends_sent_or_failed_none_twice
         counts = await rt.emails.count_by_state()
         assert counts["queued"] == counts["sending"] == 0
         assert counts["sent"] + counts["failed"] == 60
-        assert counts["failed"] > 0 and counts["sent"] > 30
+        assert counts["failed"] > 0
+        assert counts["sent"] > 30
         assert sum(handler.refused.values()) > 20  # the faults really happened
         ids = handler.message_ids()
         assert max(ids.values()) == 1

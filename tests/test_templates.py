@@ -26,12 +26,18 @@ def test_sandbox_violations_are_reported_when_saved() -> None:
     problems = check_template(source("{{ categories.append('x') }}"))
     assert any("may not do" in p and "append" in p for p in problems)
     with pytest.raises(TemplateError, match="may not do"):
-        render_template(source("{{ categories.append('x') }}"), Lead(id=1, business_name="A", categories=["x"]), sender_name="Ann")
+        render_template(
+            source("{{ categories.append('x') }}"),
+            Lead(id=1, business_name="A", categories=["x"]),
+            sender_name="Ann",
+        )
 
 
 def test_a_value_some_leads_lack_needs_a_default() -> None:
     problems = check_template(source("Hi {{ contact_name }},"))
-    assert len(problems) == 1 and "some leads do not have" in problems[0] and "default" in problems[0]
+    assert len(problems) == 1
+    assert "some leads do not have" in problems[0]
+    assert "default" in problems[0]
     assert check_template(source('Hi {{ contact_name | default("there") }},')) == []
     assert check_template(source("{% if city %}in {{ city }}{% endif %}")) == []
     assert check_template(source("{{ enrichment.website.title | default('') }}")) == []
@@ -46,7 +52,11 @@ def test_syntax_errors_name_the_part_and_line() -> None:
 def test_html_is_autoescaped_text_is_not_and_subjects_are_one_line() -> None:
     lead = Lead(id=1, business_name="Bob & <Sons>", contact_name="dana")
     rendered = render_template(
-        source("Hi {{ first_name }} at {{ business_name }}", subject="For\n{{ business_name }}", html="<p>{{ business_name }}</p>"),
+        source(
+            "Hi {{ first_name }} at {{ business_name }}",
+            subject="For\n{{ business_name }}",
+            html="<p>{{ business_name }}</p>",
+        ),
         lead,
         sender_name="Ann",
     )
@@ -64,13 +74,24 @@ def test_derived_variables_from_messy_real_data() -> None:
     described = Lead(
         id=1,
         business_name="Acme Dental",
-        enrichment={"website": EnrichmentRecord(enricher="website", data={"description": "Gentle family dentistry in Austin. Since 1990."})},
+        enrichment={
+            "website": EnrichmentRecord(
+                enricher="website", data={"description": "Gentle family dentistry in Austin. Since 1990."}
+            )
+        },
     )
-    assert first_line(described) == 'I came across Acme Dental and liked how you put it: "Gentle family dentistry in Austin".'
+    assert (
+        first_line(described)
+        == 'I came across Acme Dental and liked how you put it: "Gentle family dentistry in Austin".'
+    )
     titled = Lead(
         id=1,
         business_name="Acme Dental",
-        enrichment={"website": EnrichmentRecord(enricher="website", data={"title": "Home | Acme Dental | Invisalign in Austin"})},
+        enrichment={
+            "website": EnrichmentRecord(
+                enricher="website", data={"title": "Home | Acme Dental | Invisalign in Austin"}
+            )
+        },
     )
     assert first_line(titled) == "I came across Acme Dental (Invisalign in Austin) and wanted to reach out."
     assert first_line(Lead(id=1, business_name="Acme", category="Dentist", city="Austin")) == (
@@ -86,7 +107,9 @@ async def test_saving_refuses_a_broken_template_and_preview_renders_for_a_lead(r
     saved = await runtime.templates.save(
         "intro", "Hi {{ business_name }}", "{{ first_line }}\n-- {{ sender_name }}", actor="test"
     )
-    lead, _ = await runtime.leads.upsert_discovered(DiscoveredBusiness(business_name="Acme", city="Austin"), "test")
+    lead, _ = await runtime.leads.upsert_discovered(
+        DiscoveredBusiness(business_name="Acme", city="Austin"), "test"
+    )
     preview = await runtime.templates.preview(source(saved.body_text, saved.subject), lead.id)
     assert preview.subject == "Hi Acme"
     assert preview.text == "I came across Acme while looking at businesses in Austin.\n-- outreach"

@@ -40,7 +40,12 @@ class EmailService:
         return [self._email(row) for row in rows]
 
     async def list(
-        self, state: str | None = None, page: int = 1, per_page: int = 50, *, needs_attention: bool | None = None
+        self,
+        state: str | None = None,
+        page: int = 1,
+        per_page: int = 50,
+        *,
+        needs_attention: bool | None = None,
     ) -> Page:
         """One page of emails, newest first, optionally in one state or only those needing attention."""
         select, count = EmailRow.select(), EmailRow.count()
@@ -127,7 +132,9 @@ class EmailService:
                     EmailRow.updated_at: utcnow(),
                 }
             )
-            .where((EmailRow.id == email.id) & (EmailRow.version == email.version) & (EmailRow.state == "queued"))
+            .where(
+                (EmailRow.id == email.id) & (EmailRow.version == email.version) & (EmailRow.state == "queued")
+            )
             .returning(EmailRow.id)
         )
         if rows:

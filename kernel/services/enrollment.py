@@ -128,7 +128,8 @@ class EnrollmentService:
             lead = lead_from_row(row, self._rt.vault)
             if lead.lifecycle_state != LeadState.READY_FOR_OUTREACH:
                 result.skipped[lead.id] = (
-                    f"is {lead.lifecycle_state}, not ready_for_outreach; `outreach leads ready` moves approved leads"
+                    f"is {lead.lifecycle_state}, not ready_for_outreach; "
+                    "`outreach leads ready` moves approved leads"
                 )
             elif not lead.email:
                 result.skipped[lead.id] = "has no email address"
@@ -172,7 +173,12 @@ class EnrollmentService:
                 )
             )
         await self._insert_enrollments(sequence, prepared, result, actor)
-        log.info("leads_enrolled", sequence_id=sequence.id, enrolled=len(result.enrolled), skipped=len(result.skipped))
+        log.info(
+            "leads_enrolled",
+            sequence_id=sequence.id,
+            enrolled=len(result.enrolled),
+            skipped=len(result.skipped),
+        )
         return result
 
     async def _insert_enrollments(
@@ -229,7 +235,9 @@ class EnrollmentService:
                         )
                     )
                     audits.append(
-                        audit.audit_row("lead", row["lead"], "enrolled", actor, new={"sequence": sequence.name})
+                        audit.audit_row(
+                            "lead", row["lead"], "enrolled", actor, new={"sequence": sequence.name}
+                        )
                     )
             await audit.record_many(audits)
 
@@ -278,7 +286,9 @@ class EnrollmentService:
         mailbox = enrollment.mailbox or first.mailbox or self._rt.mailboxes.names()[0]
         step = sequence.steps[number - 1]
         try:
-            rendered = render_template(step_source(step), lead, sender_name=self._rt.mailboxes.sender_name(mailbox))
+            rendered = render_template(
+                step_source(step), lead, sender_name=self._rt.mailboxes.sender_name(mailbox)
+            )
         except TemplateError as exc:
             await self.stop(lead.id, f"step {number} cannot be written for this lead: {exc}", actor=actor)
             return None
@@ -316,9 +326,15 @@ class EnrollmentService:
             )
             if not claimed:
                 return None  # another worker queued it first
-            rows = await EmailRow.insert(EmailRow(**email_columns(values, self._rt.vault))).returning(EmailRow.id)
+            rows = await EmailRow.insert(EmailRow(**email_columns(values, self._rt.vault))).returning(
+                EmailRow.id
+            )
             await audit.record(
-                "email", rows[0]["id"], "queued", actor, new={"state": "queued", "sequence": sequence.name, "step": number}
+                "email",
+                rows[0]["id"],
+                "queued",
+                actor,
+                new={"state": "queued", "sequence": sequence.name, "step": number},
             )
         log.info("followup_queued", email_id=rows[0]["id"], lead_id=lead.id, step=number)
         return int(rows[0]["id"])
@@ -337,7 +353,11 @@ class EnrollmentService:
     async def _finish(self, enrollment: Enrollment) -> None:
         async with write_transaction():
             await EnrollmentRow.update(
-                {EnrollmentRow.state: "finished", EnrollmentRow.next_due_at: None, EnrollmentRow.updated_at: utcnow()}
+                {
+                    EnrollmentRow.state: "finished",
+                    EnrollmentRow.next_due_at: None,
+                    EnrollmentRow.updated_at: utcnow(),
+                }
             ).where(EnrollmentRow.id == enrollment.id)
 
     # -- stop ------------------------------------------------------------------------
@@ -365,14 +385,22 @@ class EnrollmentService:
             )
             for row in stopped:
                 await audit.record(
-                    "lead", lead_id, "sequence_stopped", actor, new={"sequence_id": row["sequence"], "reason": reason}
+                    "lead",
+                    lead_id,
+                    "sequence_stopped",
+                    actor,
+                    new={"sequence_id": row["sequence"], "reason": reason},
                 )
             queued = await EmailRow.select(EmailRow.id).where(
                 (EmailRow.lead == lead_id) & (EmailRow.state == EmailState.QUEUED)
             )
             for row in queued:
-                email, old = await self._rt.emails.transition_in_transaction(
-                    row["id"], EmailState.CANCELLED, actor=actor, reason=reason, changes={"last_error": reason}
+                email, _ = await self._rt.emails.transition_in_transaction(
+                    row["id"],
+                    EmailState.CANCELLED,
+                    actor=actor,
+                    reason=reason,
+                    changes={"last_error": reason},
                 )
                 cancelled.append(email)
         for email in cancelled:
@@ -394,4 +422,3 @@ class EnrollmentService:
         counts = {"active": 0, "finished": 0, "stopped": 0}
         counts.update({r["state"]: r["n"] for r in rows})
         return counts
-

@@ -70,7 +70,9 @@ class MailboxService:
         names = [m.name for m in configured]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ConfigError(f"Mailbox names must be unique; '{duplicates[0]}' appears twice in [[mailboxes]].")
+            raise ConfigError(
+                f"Mailbox names must be unique; '{duplicates[0]}' appears twice in [[mailboxes]]."
+            )
         self._by_name = {m.name: m for m in configured}
 
     def names(self) -> list[str]:
@@ -160,7 +162,9 @@ class MailboxService:
         counts: dict[str, int] = {}
         for name, start in since.items():
             counts[name] = await EmailRow.count().where(
-                (EmailRow.mailbox == name) & EmailRow.state.is_in(list(SENT_STATES)) & (EmailRow.claimed_at >= start)
+                (EmailRow.mailbox == name)
+                & EmailRow.state.is_in(list(SENT_STATES))
+                & (EmailRow.claimed_at >= start)
             )
         return counts
 
@@ -223,18 +227,26 @@ class MailboxService:
                 continue
             except SendError as exc:
                 reply = f" The server said: {exc.reply}." if exc.reply else ""
-                raise SendError(f"The test email through {sender_name} failed: {exc}.{reply}", permanent=exc.permanent) from None
+                raise SendError(
+                    f"The test email through {sender_name} failed: {exc}.{reply}", permanent=exc.permanent
+                ) from None
             async with write_transaction():
-                await audit.record("mailbox", 0, "test_sent", actor, new={"mailbox": name, "sender": sender_name})
+                await audit.record(
+                    "mailbox", 0, "test_sent", actor, new={"mailbox": name, "sender": sender_name}
+                )
             detail = f"{sender_name}" + (f" ({receipt.detail})" if receipt.detail else "")
             return msgspec.structs.replace(receipt, detail=detail)
-        raise SendError("No sender of mailbox '" + name + "' could be reached: " + "; ".join(problems) + ".", permanent=False)
+        raise SendError(
+            "No sender of mailbox '" + name + "' could be reached: " + "; ".join(problems) + ".",
+            permanent=False,
+        )
 
     async def assign(self, count: int) -> list[str]:
         """Mailboxes for ``count`` new leads, spread so each mailbox gets an even share of first emails."""
         load = {name: 0 for name in self._by_name}
         rows = await EmailRow.raw(
-            "SELECT mailbox, COUNT(*) AS n FROM emails WHERE step_number = 1 AND state = 'queued' GROUP BY mailbox"
+            "SELECT mailbox, COUNT(*) AS n FROM emails "
+            "WHERE step_number = 1 AND state = 'queued' GROUP BY mailbox"
         )
         for row in rows:
             if row["mailbox"] in load:

@@ -136,7 +136,9 @@ class SequenceService:
         """One sequence with its steps."""
         row = await SequenceRow.select().where(SequenceRow.id == sequence_id).first()
         if row is None:
-            raise NotFound(f"There is no sequence with id {sequence_id}; `outreach sequences list` shows them.")
+            raise NotFound(
+                f"There is no sequence with id {sequence_id}; `outreach sequences list` shows them."
+            )
         return self._sequence(row, (await self._steps([row["id"]]))[row["id"]])
 
     async def find(self, reference: str | int) -> Sequence:
@@ -223,6 +225,8 @@ class SequenceService:
             )
         return await self.get(sequence_id), created
 
-    async def load_text(self, text: str, *, actor: str, source: str = "the sequence file") -> tuple[Sequence, bool]:
+    async def load_text(
+        self, text: str, *, actor: str, source: str = "the sequence file"
+    ) -> tuple[Sequence, bool]:
         """Parse and store a sequence file's text."""
         return await self.save(parse_sequence(text, source=source), actor=actor)

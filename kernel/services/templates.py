@@ -96,7 +96,9 @@ class TemplateService:
                 raise NotFound(f"There is no template with id {template_id}.")
             await audit.record("template", template_id, "deleted", actor)
 
-    async def preview(self, source: TemplateSource, lead_id: int, mailbox: str | None = None) -> RenderedEmail:
+    async def preview(
+        self, source: TemplateSource, lead_id: int, mailbox: str | None = None
+    ) -> RenderedEmail:
         """``source`` rendered for lead ``lead_id`` as ``mailbox`` would send it."""
         lead = await self._rt.leads.get(lead_id)
         sender = self._rt.mailboxes.sender_name(mailbox)

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from ..crypto import Vault
-from ..models import AuditEntry, Email, Enrollment, EnrichmentRecord, Job, Lead, Template
+from ..models import AuditEntry, Email, EnrichmentRecord, Enrollment, Job, Lead, Template
 from ..states import review_status
 
 #: Lead columns that hold encrypted personal data.

@@ -8,7 +8,13 @@ from typing import Any
 import httpx
 import msgspec
 
-from outreach.kernel import PermanentSendError, SecretRef, SenderUnavailable, TransientSendError, UncertainSendError
+from outreach.kernel import (
+    PermanentSendError,
+    SecretRef,
+    SenderUnavailable,
+    TransientSendError,
+    UncertainSendError,
+)
 
 #: Reasons Google gives in a 403 that mean "slow down", not "not allowed".
 _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded", "quotaExceeded"}

@@ -21,7 +21,7 @@ def _quote(text: str) -> str:
 
 
 def find_message(options: SentFolderOptions, message_id: str) -> bool:
-    """Whether the folder holds a message with this Message-ID. Raises OSError/imaplib errors when it cannot tell."""
+    """Whether the folder holds a message with this Message-ID (an error when it cannot tell)."""
     if options.tls:
         conn: imaplib.IMAP4 = imaplib.IMAP4_SSL(
             options.host, options.port, ssl_context=_context(options), timeout=options.timeout

@@ -14,7 +14,9 @@ from .common import CLI_ACTOR, echo_json, with_runtime
 
 @click.command("send")
 @click.option("--until-idle", is_flag=True, help="Keep sending until nothing more is due now, then exit.")
-@click.option("--dry-run", is_flag=True, help="Show what would go out now and why the rest waits; send nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would go out now and why the rest waits; send nothing."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_runtime
 async def send(rt: Runtime, until_idle: bool, dry_run: bool, as_json: bool) -> None:
@@ -29,10 +31,13 @@ async def send(rt: Runtime, until_idle: bool, dry_run: bool, as_json: bool) -> N
         for item in report.items:
             where = f"{item.mailbox} via {item.sender}" if item.sender else f"{item.mailbox}"
             if item.action == "send":
-                click.echo(f"  send   #{item.email_id} (lead {item.lead_id}, step {item.step_number}) from {where}")
+                click.echo(
+                    f"  send   #{item.email_id} (lead {item.lead_id}, step {item.step_number}) from {where}"
+                )
             else:
                 until = f" until {item.until:%Y-%m-%d %H:%M} UTC" if item.until else ""
-                click.echo(f"  {item.action:<6} #{item.email_id} (lead {item.lead_id}, step {item.step_number}): {item.reason}{until}")
+                where_from = f"#{item.email_id} (lead {item.lead_id}, step {item.step_number})"
+                click.echo(f"  {item.action:<6} {where_from}: {item.reason}{until}")
         for limit in report.limits:
             click.echo(f"  limit: {limit}")
         if report.followups_due:
@@ -62,7 +67,9 @@ def outbox() -> None:
 @click.option("--per-page", default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_runtime
-async def list_emails(rt: Runtime, state: str | None, attention: bool, page: int, per_page: int, as_json: bool) -> None:
+async def list_emails(
+    rt: Runtime, state: str | None, attention: bool, page: int, per_page: int, as_json: bool
+) -> None:
     """Outgoing emails, newest first."""
     result = await rt.emails.list(state, page, per_page, needs_attention=True if attention else None)
     if as_json:

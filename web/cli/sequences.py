@@ -1,12 +1,13 @@
-"""``outreach sequences``, ``outreach enroll`` and ``outreach leads ready``: from approved leads to queued emails."""
+"""``outreach sequences``, ``enroll`` and ``leads ready``: from approved leads to queued emails."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import click
 
-from outreach.kernel.errors import SequenceError
+from outreach.kernel.errors import OutreachError, SequenceError
 from outreach.kernel.runtime import Runtime
 from outreach.kernel.services.sequences import step_source
 from outreach.kernel.templating import TemplateSource
@@ -25,9 +26,11 @@ def sequences() -> None:
 async def load(rt: Runtime, file: str) -> None:
     """Load a sequence from FILE.toml (``name``, then ``[[steps]]``); one of the same name is replaced."""
     path = Path(file)
-    if not path.is_file():
-        raise SequenceError(f"No file at {path}.")
-    sequence, created = await rt.sequences.load_text(path.read_text(encoding="utf-8"), actor=CLI_ACTOR, source=str(path))
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    except OSError as exc:
+        raise SequenceError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    sequence, created = await rt.sequences.load_text(text, actor=CLI_ACTOR, source=str(path))
     verb = "Loaded" if created else "Replaced"
     click.echo(f"{verb} sequence '{sequence.name}' (id {sequence.id}) with {len(sequence.steps)} step(s).")
 
@@ -50,7 +53,10 @@ async def list_sequences(rt: Runtime, as_json: bool) -> None:
         for step in sequence.steps:
             when = "at once" if step.position == 1 and not step.delay_days else f"+{step.delay_days:g} day(s)"
             business = " (business days)" if step.business_days else ""
-            click.echo(f"        {step.position}. {when}{business}: {step.subject if step.position == 1 else 'Re: ...'}")
+            click.echo(
+                f"        {step.position}. {when}{business}: "
+                f"{step.subject if step.position == 1 else 'Re: ...'}"
+            )
 
 
 @sequences.command("preview")
@@ -78,12 +84,16 @@ async def preview(rt: Runtime, sequence: str, lead_id: int, step: int, mailbox: 
 @click.argument("sequence")
 @click.argument("lead_ids", nargs=-1, type=int)
 @click.option("--all-ready", is_flag=True, help="Enroll every lead that is ready_for_outreach.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: enrolled (lead id -> email id) and skipped.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON: enrolled (lead id -> email id) and skipped."
+)
 @with_runtime
-async def enroll(rt: Runtime, sequence: str, lead_ids: tuple[int, ...], all_ready: bool, as_json: bool) -> None:
+async def enroll(
+    rt: Runtime, sequence: str, lead_ids: tuple[int, ...], all_ready: bool, as_json: bool
+) -> None:
     """Enroll leads in SEQUENCE, queueing each one's first email (rendered now, sent by the worker)."""
     if all_ready == bool(lead_ids):
-        raise click.UsageError("Give lead ids or --all-ready (not both).")
+        raise SequenceError("Give lead ids or --all-ready (not both).")
     result = await rt.enrollment.enroll(sequence, None if all_ready else list(lead_ids), actor=CLI_ACTOR)
     if as_json:
         echo_json(result)
@@ -101,7 +111,7 @@ async def enroll(rt: Runtime, sequence: str, lead_ids: tuple[int, ...], all_read
 async def ready(rt: Runtime, lead_ids: tuple[int, ...], all_approved: bool, as_json: bool) -> None:
     """Move approved leads with an email address to ready_for_outreach (the rest stay, with the reason)."""
     if all_approved == bool(lead_ids):
-        raise click.UsageError("Give lead ids or --all-approved (not both).")
+        raise OutreachError("Give lead ids or --all-approved (not both).")
     result = await rt.enrollment.mark_ready(None if all_approved else list(lead_ids), actor=CLI_ACTOR)
     if as_json:
         echo_json(result)

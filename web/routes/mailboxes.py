@@ -16,7 +16,9 @@ from . import WEB_ACTOR, form, runtime
 async def mailboxes_index(request: Request[Any, Any, Any]) -> Response[str]:
     """Every configured mailbox with its senders, cap, window and pacing."""
     return render(
-        request, "mailboxes/index.html", {"mailboxes": await runtime(request).mailboxes.status(), "receipt": None}
+        request,
+        "mailboxes/index.html",
+        {"mailboxes": await runtime(request).mailboxes.status(), "receipt": None},
     )
 
 
@@ -26,5 +28,9 @@ async def mailbox_test(request: Request[Any, Any, Any], name: FromPath[str]) -> 
     data = await form(request)
     receipt = await runtime(request).mailboxes.send_test(name, data.get("to", "").strip(), actor=WEB_ACTOR)
     return render(
-        request, "mailboxes/index.html", {"receipt": receipt, "name": name}, block="test_result", fragment=True
+        request,
+        "mailboxes/index.html",
+        {"receipt": receipt, "name": name},
+        block="test_result",
+        fragment=True,
     )

@@ -46,9 +46,13 @@ async def outbox_index(request: Request[Any, Any, Any]) -> Response[str]:
 
 
 @post("/outbox/{email_id:int}/{action:str}", name="outbox_action", include_in_schema=False)
-async def outbox_action(request: Request[Any, Any, Any], email_id: FromPath[int], action: FromPath[str]) -> Response[str]:
+async def outbox_action(
+    request: Request[Any, Any, Any], email_id: FromPath[int], action: FromPath[str]
+) -> Response[str]:
     """Retry, cancel, mark sent or re-queue one email, and answer with its new row."""
     if action not in ACTIONS:
-        raise NotFound(f"'{action}' is not something an email can do; use retry, cancel, mark-sent or requeue.")
+        raise NotFound(
+            f"'{action}' is not something an email can do; use retry, cancel, mark-sent or requeue."
+        )
     email = await ACTIONS[action](runtime(request), email_id, actor=WEB_ACTOR)
     return render(request, "outbox/_row.html", {"email": email})

@@ -39,7 +39,14 @@ async def _page(request: Request[Any, Any, Any], **extra: Any) -> dict[str, Any]
     counts = {s.id: await rt.enrollment.counts(s.id) for s in sequences}
     ready = await rt.leads.list(LeadQuery(state=LeadState.READY_FOR_OUTREACH, per_page=1))
     defaults = {"message": None, "problems": None, "toml": None, "result": None}
-    return {"sequences": sequences, "counts": counts, "ready": ready.total, "example": EXAMPLE, **defaults, **extra}
+    return {
+        "sequences": sequences,
+        "counts": counts,
+        "ready": ready.total,
+        "example": EXAMPLE,
+        **defaults,
+        **extra,
+    }
 
 
 @get("/sequences", name="sequences", include_in_schema=False)
@@ -54,11 +61,14 @@ async def sequences_load(request: Request[Any, Any, Any]) -> Response[str]:
     data = await form(request)
     text = data.get("toml", "")
     try:
-        sequence, created = await runtime(request).sequences.load_text(text, actor=WEB_ACTOR, source="the form")
+        sequence, created = await runtime(request).sequences.load_text(
+            text, actor=WEB_ACTOR, source="the form"
+        )
     except TemplateError as exc:
         context = await _page(request, problems=exc.problems, toml=text)
         return render(request, "sequences/index.html", context, status_code=422)
-    message = f"{'Loaded' if created else 'Replaced'} sequence '{sequence.name}' with {len(sequence.steps)} step(s)."
+    verb = "Loaded" if created else "Replaced"
+    message = f"{verb} sequence '{sequence.name}' with {len(sequence.steps)} step(s)."
     return render(request, "sequences/index.html", await _page(request, message=message))
 
 
@@ -86,7 +96,13 @@ async def sequence_detail(request: Request[Any, Any, Any], sequence_id: FromPath
                     first = await rt.templates.preview(step_source(sequence.steps[0]), lead_id)
                     subject = reply_subject(first.subject)
                 previews.append(
-                    {"step": step, "subject": subject, "text": rendered.text, "html": rendered.html, "error": None}
+                    {
+                        "step": step,
+                        "subject": subject,
+                        "text": rendered.text,
+                        "html": rendered.html,
+                        "error": None,
+                    }
                 )
             except TemplateError as exc:
                 previews.append({"step": step, "error": str(exc)})

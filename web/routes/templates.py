@@ -18,7 +18,9 @@ from . import WEB_ACTOR, form, optional_int, runtime
 
 
 async def _editor(request: Request[Any, Any, Any], template: Template | None, **extra: Any) -> dict[str, Any]:
-    leads = (await runtime(request).leads.list(LeadQuery(per_page=200, sort="updated_at", descending=True))).items
+    leads = (
+        await runtime(request).leads.list(LeadQuery(per_page=200, sort="updated_at", descending=True))
+    ).items
     return {
         "template": template,
         "leads": leads,
@@ -95,5 +97,9 @@ async def template_preview(request: Request[Any, Any, Any]) -> Response[str]:
             if not problems:
                 problems = [str(exc)]
     return render(
-        request, "templates/editor.html", {"problems": problems, "rendered": rendered}, block="preview", fragment=True
+        request,
+        "templates/editor.html",
+        {"problems": problems, "rendered": rendered},
+        block="preview",
+        fragment=True,
     )

@@ -28,7 +28,11 @@ async def retry(rt: Runtime, email_id: int, *, actor: str) -> Email:
 async def cancel(rt: Runtime, email_id: int, *, actor: str) -> Email:
     """Cancel a queued email; the lead's sequence stops with it."""
     email = await rt.emails.transition(
-        email_id, EmailState.CANCELLED, actor=actor, reason="cancelled by a person", changes={"last_error": "cancelled by a person"}
+        email_id,
+        EmailState.CANCELLED,
+        actor=actor,
+        reason="cancelled by a person",
+        changes={"last_error": "cancelled by a person"},
     )
     await rt.enrollment.stop(email.lead_id, "an email of the sequence was cancelled by a person", actor=actor)
     return email

@@ -70,7 +70,9 @@ async def deliver(
             return Outcome(email=email, kind="uncertain", sender=name, error=f"{name}: {_reason(exc)}")
         except Exception as exc:  # a sender bug: the server may have the message, so never resend blindly
             log.exception("sender_crashed", sender=name, email_id=email.id)
-            return Outcome(email=email, kind="uncertain", sender=name, error=f"{name} failed unexpectedly: {exc!r}")
+            return Outcome(
+                email=email, kind="uncertain", sender=name, error=f"{name} failed unexpectedly: {exc!r}"
+            )
         down_until.pop(name, None)
         return Outcome(
             email=email,

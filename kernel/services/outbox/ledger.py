@@ -52,7 +52,9 @@ class Outcome(msgspec.Struct, kw_only=True):
 def _transition_audit(email_id: int, old: str, new: str, actor: str, **new_values: Any) -> Any:
     values = {"state": new, **{k: v for k, v in new_values.items() if v is not None}}
     values = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
-    return audit.audit_row("email", email_id, f"transition:{old}->{new}", actor, old={"state": old}, new=values)
+    return audit.audit_row(
+        "email", email_id, f"transition:{old}->{new}", actor, old={"state": old}, new=values
+    )
 
 
 async def claim(
@@ -152,7 +154,9 @@ async def schedule_next_steps(
     groups: dict[tuple[int, int, str | None, datetime], list[int]] = defaultdict(list)
     for email, sent_at in sent:
         if email.sequence_id is not None:
-            groups[(email.sequence_id, email.step_number, email.recipient_timezone, sent_at)].append(email.lead_id)
+            groups[(email.sequence_id, email.step_number, email.recipient_timezone, sent_at)].append(
+                email.lead_id
+            )
     for (sequence_id, step_number, timezone, sent_at), leads in groups.items():
         if sequence_id not in sequences:
             sequences[sequence_id] = await rt.sequences.get(sequence_id)
@@ -160,7 +164,9 @@ async def schedule_next_steps(
         values: dict[Any, Any] = {EnrollmentRow.updated_at: utcnow()}
         if step_number < len(steps):
             following = steps[step_number]
-            values[EnrollmentRow.next_due_at] = add_delay(sent_at, following.delay_days, following.business_days, timezone)
+            values[EnrollmentRow.next_due_at] = add_delay(
+                sent_at, following.delay_days, following.business_days, timezone
+            )
         else:
             values[EnrollmentRow.state] = "finished"
             values[EnrollmentRow.next_due_at] = None
@@ -206,7 +212,8 @@ async def _record_sent(outcomes: list[Outcome], owner: str, now: datetime) -> se
             await EmailRow.update(
                 {
                     EmailRow.provider_message_id: outcome.provider_message_id,
-                    EmailRow.provider_thread_id: outcome.provider_thread_id or outcome.email.provider_thread_id,
+                    EmailRow.provider_thread_id: outcome.provider_thread_id
+                    or outcome.email.provider_thread_id,
                 }
             ).where(EmailRow.id == outcome.email.id)
     return done
@@ -251,9 +258,7 @@ async def record(
                     provider_message_id=outcome.provider_message_id,
                     provider_thread_id=outcome.provider_thread_id or email.provider_thread_id,
                 )
-                audits.append(
-                    _transition_audit(email.id, E.SENDING, E.SENT, actor, sender=outcome.sender)
-                )
+                audits.append(_transition_audit(email.id, E.SENDING, E.SENT, actor, sender=outcome.sender))
                 events.append((changed, E.SENDING, E.SENT))
                 sent_rows.append((changed, now))
                 continue
@@ -279,7 +284,9 @@ async def record(
                         values[EmailRow.attempts] = max(0, email.attempts - 1)
                     new = E.QUEUED
             elif outcome.kind == "failed":
-                values.update({EmailRow.state: E.FAILED, EmailRow.claimed_by: None, EmailRow.last_error: outcome.error})
+                values.update(
+                    {EmailRow.state: E.FAILED, EmailRow.claimed_by: None, EmailRow.last_error: outcome.error}
+                )
                 new = E.FAILED
             else:  # uncertain: stays in sending, released for reconciliation
                 values.update({EmailRow.claimed_by: None, EmailRow.last_error: outcome.error})
@@ -317,4 +324,3 @@ async def record(
         await schedule_next_steps(rt, sent_rows, sequences)
         await audit.record_many(audits)
     return events
-

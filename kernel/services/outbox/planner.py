@@ -82,14 +82,20 @@ async def _allowances(rt: Runtime, now: datetime) -> tuple[dict[str, int], dict[
         left = cap - sent[mailbox.name]
         next_at = row.get("next_send_at")
         if left <= 0:
-            why[mailbox.name] = f"mailbox '{mailbox.name}' reached today's cap ({sent[mailbox.name]} of {cap})"
+            why[mailbox.name] = (
+                f"mailbox '{mailbox.name}' reached today's cap ({sent[mailbox.name]} of {cap})"
+            )
             allowance[mailbox.name] = 0
         elif next_at is not None and next_at > now:
-            why[mailbox.name] = f"mailbox '{mailbox.name}' waits its gap until {next_at:%Y-%m-%d %H:%M:%S} UTC"
+            why[mailbox.name] = (
+                f"mailbox '{mailbox.name}' waits its gap until {next_at:%Y-%m-%d %H:%M:%S} UTC"
+            )
             allowance[mailbox.name] = 0
         elif mailbox.min_gap_seconds:
             allowance[mailbox.name] = 1
-            why[mailbox.name] = f"mailbox '{mailbox.name}' sends one email per gap of {mailbox.min_gap_seconds}s"
+            why[mailbox.name] = (
+                f"mailbox '{mailbox.name}' sends one email per gap of {mailbox.min_gap_seconds}s"
+            )
         else:
             allowance[mailbox.name] = left
             why[mailbox.name] = f"mailbox '{mailbox.name}' reached today's cap ({cap})"
@@ -183,7 +189,17 @@ async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | 
         if not dry_run and sending >= limit:
             break
         decision = await _decide(
-            rt, email, leads.get(email.lead_id), now, allowance, why, room, stopped, suppressed, public_url, dry_run
+            rt,
+            email,
+            leads.get(email.lead_id),
+            now,
+            allowance,
+            why,
+            room,
+            stopped,
+            suppressed,
+            public_url,
+            dry_run,
         )
         if decision.action == "send":
             sending += 1
@@ -255,7 +271,9 @@ async def _decide(
         return Decision(
             email=email, action="wait", reason=f"a compliance check failed ({exc!r}); the log has the details"
         )
-    return Decision(email=email, action=action, reason=reason, until=until, message=message, senders=chain, check=check)
+    return Decision(
+        email=email, action=action, reason=reason, until=until, message=message, senders=chain, check=check
+    )
 
 
 def _public_url(rt: Runtime) -> str:
@@ -306,7 +324,12 @@ async def explain(rt: Runtime, *, limit: int = 500) -> DryRun:
     seen = {item.email_id for item in result.items}
     rows = await (
         EmailRow.select(
-            EmailRow.id, EmailRow.lead, EmailRow.step_number, EmailRow.mailbox, EmailRow.due_at, EmailRow.needs_attention
+            EmailRow.id,
+            EmailRow.lead,
+            EmailRow.step_number,
+            EmailRow.mailbox,
+            EmailRow.due_at,
+            EmailRow.needs_attention,
         )
         .where(EmailRow.state == EmailState.QUEUED)
         .order_by(EmailRow.due_at)

@@ -39,7 +39,7 @@ def window_opening(now: datetime, timezone: str | None, window: str, weekdays_on
 
 
 def add_delay(start: datetime, days: float, business_days: bool, timezone: str | None) -> datetime:
-    """``start`` plus ``days``; with ``business_days``, Saturdays and Sundays (in ``timezone``) do not count."""
+    """``start`` plus ``days``; with ``business_days``, weekends (in ``timezone``) are skipped."""
     if not business_days:
         return start + timedelta(days=days)
     zone = _zone(timezone)

@@ -142,7 +142,10 @@ async def reconcile(rt: Runtime, my_owner: str) -> ReconcileResult:
             result.requeued.append(email.id)
     if result.sent or result.requeued or result.attention:
         log.info(
-            "outbox_reconciled", sent=len(result.sent), requeued=len(result.requeued), attention=len(result.attention)
+            "outbox_reconciled",
+            sent=len(result.sent),
+            requeued=len(result.requeued),
+            attention=len(result.attention),
         )
     return result
 

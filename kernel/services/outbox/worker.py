@@ -190,15 +190,21 @@ class OutboxWorker:
                     continue
                 events.append((email, old, new))
             for decision in current.of("defer"):
-                updated = await rt.emails.defer_in_transaction(decision.email, decision.until, decision.reason)
+                updated = await rt.emails.defer_in_transaction(
+                    decision.email, decision.until, decision.reason
+                )
                 stats.deferred += int(updated)
-            claimed = await claim(rt, [d.email for d in current.of("send")], owner=self.owner, now=now, senders=senders)
+            claimed = await claim(
+                rt, [d.email for d in current.of("send")], owner=self.owner, now=now, senders=senders
+            )
             await pace_mailboxes(claimed, current.next_send, now)
         for email, old, new in events:
             rt.emails.notify(email, old, new, "system:outbox")
             if new == EmailState.CANCELLED:
                 stats.cancelled += 1
-                await rt.enrollment.stop(email.lead_id, email.last_error or "cancelled", actor="system:outbox")
+                await rt.enrollment.stop(
+                    email.lead_id, email.last_error or "cancelled", actor="system:outbox"
+                )
             else:
                 stats.blocked += 1
         for email in claimed:
@@ -206,7 +212,9 @@ class OutboxWorker:
         stats.claimed = len(claimed)
         return claimed
 
-    async def _send(self, claimed: list[Email], decisions: dict[int, Decision], now: datetime) -> list[Outcome]:
+    async def _send(
+        self, claimed: list[Email], decisions: dict[int, Decision], now: datetime
+    ) -> list[Outcome]:
         by_mailbox: dict[str, list[Email]] = defaultdict(list)
         for email in claimed:
             by_mailbox[email.mailbox or ""].append(email)
@@ -230,7 +238,9 @@ class OutboxWorker:
                     )
                 except asyncio.CancelledError:
                     # Stopping: the one in flight may be with the server; the rest never left.
-                    outcomes.append(Outcome(email=email, kind="uncertain", error="the worker stopped during the send"))
+                    outcomes.append(
+                        Outcome(email=email, kind="uncertain", error="the worker stopped during the send")
+                    )
                     outcomes.extend(
                         Outcome(email=e, kind="released", error="the worker stopped before sending it")
                         for e in emails[position + 1 :]
