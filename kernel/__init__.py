@@ -17,6 +17,7 @@ from .contracts import (
     DiscoveredBusiness,
     DiscoveryQuery,
     Enrichment,
+    GeoPlace,
     InboundMessage,
     OutgoingMessage,
     SendReceipt,
@@ -34,12 +35,14 @@ from .errors import (
     TransientSendError,
 )
 from .hookspecs import hookimpl
+from .identity import data_id_from_url, identity_key, place_id_from_url
 from .mime import build_mime, mime_bytes
 from .models import Email, EnrichmentRecord, Lead
 from .protocols import (
     ComplianceCheck,
     DiscoverySource,
     Enricher,
+    Geocoder,
     Progress,
     ReconcilingSender,
     ReplySource,
@@ -59,6 +62,8 @@ __all__ = [
     "Enricher",
     "Enrichment",
     "EnrichmentRecord",
+    "GeoPlace",
+    "Geocoder",
     "ImportFileError",
     "InboundMessage",
     "Lead",
@@ -78,7 +83,10 @@ __all__ = [
     "Verdict",
     "VerdictAction",
     "build_mime",
+    "data_id_from_url",
     "decode_section",
     "hookimpl",
+    "identity_key",
     "mime_bytes",
+    "place_id_from_url",
 ]
