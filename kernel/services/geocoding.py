@@ -33,7 +33,9 @@ def parse_coordinates(text: str) -> GeoPlace | None:
             f"'{text.strip()}' is not a position on Earth: latitude goes from -90 to 90, "
             "longitude from -180 to 180."
         )
-    return GeoPlace(name=f"{latitude},{longitude}", latitude=latitude, longitude=longitude, source="coordinates")
+    return GeoPlace(
+        name=f"{latitude},{longitude}", latitude=latitude, longitude=longitude, source="coordinates"
+    )
 
 
 class GeocodingService:

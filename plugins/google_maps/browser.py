@@ -50,7 +50,10 @@ class RateLimited(DiscoveryError):
 
 def find_chromium(configured: str | None) -> str | None:
     """The Chromium to launch: configured, ``OUTREACH_CHROMIUM``, the system's; None for Playwright's own."""
-    for value, where in ((configured, "[plugins.google_maps] chromium"), (os.environ.get(CHROMIUM_ENV), CHROMIUM_ENV)):
+    for value, where in (
+        (configured, "[plugins.google_maps] chromium"),
+        (os.environ.get(CHROMIUM_ENV), CHROMIUM_ENV),
+    ):
         if value:
             path = Path(value).expanduser()
             if not path.is_file():

@@ -17,16 +17,34 @@ from .options import GoogleMapsOptions
 
 log = structlog.get_logger("outreach.plugins.google_maps")
 
-_SCROLL = """([feedSelector, cardSelector, endSelector]) => {
-  const feed = document.querySelector(feedSelector);
+# Each selector argument is a fallback chain: the first selector that matches anything wins.
+_FIND = """const find = (chain, all) => {
+  for (const selector of chain) {
+    const found = all ? document.querySelectorAll(selector) : document.querySelector(selector);
+    if (all ? found.length : found) return found;
+  }
+  return all ? [] : null;
+};"""
+_SCROLL = (
+    "([feedChain, cardChain, endChain]) => {"
+    + _FIND
+    + """
+  const feed = find(feedChain, false);
   if (!feed) return null;
   feed.scrollTop = feed.scrollHeight;
-  return {cards: feed.querySelectorAll(cardSelector).length, end: !!document.querySelector(endSelector)};
+  return {cards: find(cardChain, true).length, end: !!find(endChain, false)};
 }"""
-_GREW = """([feedSelector, cardSelector, endSelector, before]) => {
-  const feed = document.querySelector(feedSelector);
-  return !feed || feed.querySelectorAll(cardSelector).length > before || !!document.querySelector(endSelector);
+)
+_GREW = (
+    "([feedChain, cardChain, endChain, before]) => {"
+    + _FIND
+    + """
+  return !find(feedChain, false) || find(cardChain, true).length > before || !!find(endChain, false);
 }"""
+)
+_OUTER = (
+    "([feedChain]) => {" + _FIND + " const feed = find(feedChain, false); return feed && feed.outerHTML; }"
+)
 
 
 def search_url(base_url: str, query: str, cell: Cell | None, language: str) -> str:
@@ -91,8 +109,7 @@ async def wait_for_results(page: Page, options: GoogleMapsOptions) -> str:
 
 async def scroll_feed(page: Page, limit: int, options: GoogleMapsOptions) -> str:
     """Scroll the results feed until the end marker, ``limit`` cards, or no growth; return its HTML."""
-    feed_selector = css.first_match(css.FEED)
-    selectors = [feed_selector, css.first_match(css.CARD), css.first_match(css.END_OF_LIST)]
+    selectors = [list(css.FEED), list(css.CARD), list(css.END_OF_LIST)]
     idle = 0
     while True:
         state = await page.evaluate(_SCROLL, selectors)
@@ -109,5 +126,4 @@ async def scroll_feed(page: Page, limit: int, options: GoogleMapsOptions) -> str
                 log.info("feed_stopped_growing", cards=state["cards"])
                 break
         raise_if_sorry(page.url)
-    feed = page.locator(feed_selector).first
-    return await feed.evaluate("element => element.outerHTML") if await feed.count() else await page.content()
+    return await page.evaluate(_OUTER, [list(css.FEED)]) or await page.content()

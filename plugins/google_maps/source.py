@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 import structlog
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from outreach.kernel import (
     DiscoveredBusiness,
@@ -29,7 +30,7 @@ from outreach.kernel import (
 
 from . import grid
 from . import selectors as css
-from .browser import RateLimited, is_sorry, open_browser, raise_if_sorry
+from .browser import RateLimited, open_browser, raise_if_sorry
 from .fields import rebase
 from .navigation import load, polite_pause, scroll_feed, search_url, tbm_url, wait_for_results, with_language
 from .options import GoogleMapsOptions
@@ -79,7 +80,9 @@ class GoogleMapsSource:
         limit = query.max_results or self.options.per_search
         side = int(query.options.get("grid") or grid.grid_side(limit, self.options.per_search))
         cells: list[grid.Cell | None] = list(grid.cells(place, side)) if place else [None]
-        log.info("maps_search_started", cells=len(cells), limit=limit, geocoder=place.source if place else None)
+        log.info(
+            "maps_search_started", cells=len(cells), limit=limit, geocoder=place.source if place else None
+        )
         run = _Run(self.options, search, language, limit, place, progress)
         try:
             async with open_browser(self.options, language) as browser:
@@ -252,19 +255,18 @@ class _Run:
         try:
             if page.url != card.maps_url:
                 await load(page, url, self.options)
-                await page.wait_for_selector(
-                    css.first_match(css.TITLE),
-                    state="attached",
-                    timeout=self.options.timeout * 1000,
-                )
+                with contextlib.suppress(PlaywrightTimeout):
+                    # A page in an unknown layout never shows the title; it is read anyway.
+                    await page.wait_for_selector(
+                        css.first_match(css.TITLE), state="attached", timeout=self.options.timeout * 1000
+                    )
             html = await page.content()
         except RateLimited:
             raise
         except PlaywrightError as exc:
             raise_if_sorry(page.url)
             return self._miss(card, url, f"the place page did not load ({type(exc).__name__})")
-        if is_sorry(page.url):
-            raise_if_sorry(page.url)
+        raise_if_sorry(page.url)
         dom = parse_place_page(html, card.maps_url)
         embedded = parse_app_state(html)
         if dom.empty and (embedded is None or embedded.empty):
