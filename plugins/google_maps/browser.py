@@ -65,6 +65,11 @@ def find_chromium(configured: str | None) -> str | None:
     return None
 
 
+def _exists(path: str) -> bool:
+    """Whether a file is there (one stat call; fine on the event loop)."""
+    return Path(path).is_file()
+
+
 def _proxy(options: GoogleMapsOptions) -> dict[str, str] | None:
     if options.proxy is None:
         return None
@@ -83,7 +88,7 @@ async def open_browser(options: GoogleMapsOptions, language: str) -> AsyncIterat
     """A fresh browser context; the browser closes when the block ends."""
     executable = find_chromium(options.chromium)
     async with async_playwright() as playwright:
-        if executable is None and not Path(playwright.chromium.executable_path).is_file():
+        if executable is None and not _exists(playwright.chromium.executable_path):
             raise DiscoveryError(f"No Chromium was found. {INSTALL_HINT}")
         launch: dict[str, Any] = {"headless": options.headless, "args": LAUNCH_ARGS}
         if executable:
