@@ -129,8 +129,8 @@ def _info_segments(card: LexborNode, skip: set[str]) -> list[list[str]]:
     """The card's "Category · Address" style lines, split at the dots, noise removed."""
     lines = []
     for node in pick_all(card, css.CARD_INFO_LINE):
-        if node.css_first("div.W4Efsd") is not None:
-            continue  # only the innermost lines
+        if len(node.css("div.W4Efsd")) > 1:
+            continue  # only the innermost lines (lexbor's match includes the node itself)
         segments = []
         for raw in re.split(r"[·⋅]", node.text(deep=True, separator=" ")):
             segment = clean(raw)
