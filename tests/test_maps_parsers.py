@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import CORPUS
-from maps_fixture import universe
 from maps_fixture import pages as fixture_pages
+from maps_fixture import universe
 
 from outreach.kernel import identity_key
 from outreach.plugins.google_maps.fields import (
@@ -185,7 +185,9 @@ def test_ratings_urls_and_phones() -> None:
     assert normalize_phone("Phone: (213) 473-0800", "US") == "+12134730800"
     assert normalize_phone("+30 21 0261 6578") == "+302102616578"
     assert normalize_phone("22 783333", None) == "22 783333"  # no country known: kept as shown
-    url = "https://www.google.com/maps/place/X/@1.5,2.5,17z/data=!4m7!3m6!1s0x1:0x2!8m2!3d35.1!4d33.3!19sChIJx"
+    url = (
+        "https://www.google.com/maps/place/X/@1.5,2.5,17z/data=!4m7!3m6!1s0x1:0x2!8m2!3d35.1!4d33.3!19sChIJx"
+    )
     assert coordinates_from_url(url) == (35.1, 33.3)
     assert rebase(url, "http://127.0.0.1:9") == url.replace("https://www.google.com", "http://127.0.0.1:9")
     assert rebase("/maps/place/Y", "https://www.google.co.uk") == "https://www.google.co.uk/maps/place/Y"
