@@ -140,7 +140,8 @@ def test_cards_from_a_results_feed() -> None:
     assert first.address == places[1].street
     assert first.website == places[1].website
     assert first.maps_url == places[1].google_url
-    assert cards[0].sponsored and not cards[1].sponsored
+    assert cards[0].sponsored
+    assert not cards[1].sponsored
     assert not has_end_marker(html)
     assert has_end_marker(fixture_pages.END_MARKER)
 
