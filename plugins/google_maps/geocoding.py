@@ -23,6 +23,7 @@ from outreach.kernel import DiscoveryError, GeoPlace
 
 _INDEX: dict[str, list[dict[str, Any]]] | None = None
 _INDEX_LOCK = threading.Lock()
+_TOWNS: list[dict[str, Any]] | None = None
 _QUALIFIERS: dict[str, set[str]] = {}
 
 #: Ways people write a country that geonames does not list as its name.
@@ -211,3 +212,27 @@ def _place(value: dict[str, Any] | None) -> GeoPlace | None:
         bbox=tuple(bbox) if bbox else None,  # type: ignore[arg-type]
         source="nominatim",
     )
+
+
+def country_near(latitude: float, longitude: float, within_km: float = 100.0) -> str | None:
+    """The country of the gazetteer town nearest a point (None when no town is that close).
+
+    A search near ``"lat,lng"`` says no country; national phone numbers still need one.
+    """
+    best, best_km = None, within_km
+    scale = math.cos(math.radians(latitude))
+    for town in _towns():
+        km = math.hypot(
+            (town["latitude"] - latitude) * 111.32, (town["longitude"] - longitude) * 111.32 * scale
+        )
+        if km < best_km:
+            best, best_km = town["countrycode"], km
+    return best
+
+
+def _towns() -> list[dict[str, Any]]:
+    global _TOWNS
+    if _TOWNS is None:
+        unique = {town["geonameid"]: town for towns in _index().values() for town in towns}
+        _TOWNS = list(unique.values())
+    return _TOWNS

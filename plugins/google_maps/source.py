@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator
 
@@ -22,7 +23,6 @@ from outreach.kernel import (
     DiscoveredBusiness,
     DiscoveryError,
     DiscoveryQuery,
-    GeoPlace,
     PluginContext,
     Progress,
     identity_key,
@@ -32,6 +32,7 @@ from . import grid
 from . import selectors as css
 from .browser import RateLimited, open_browser, raise_if_sorry
 from .fields import rebase
+from .geocoding import country_near
 from .navigation import load, polite_pause, scroll_feed, search_url, tbm_url, wait_for_results, with_language
 from .options import GoogleMapsOptions
 from .parse_dom import parse_cards, parse_place_page
@@ -83,7 +84,10 @@ class GoogleMapsSource:
         log.info(
             "maps_search_started", cells=len(cells), limit=limit, geocoder=place.source if place else None
         )
-        run = _Run(self.options, search, language, limit, place, progress)
+        region = place.country_code if place else None
+        if place is not None and region is None:
+            region = await asyncio.to_thread(country_near, place.latitude, place.longitude)
+        run = _Run(self.options, search, language, limit, region, progress)
         try:
             async with open_browser(self.options, language) as browser:
                 run.browser = browser
@@ -106,12 +110,20 @@ class GoogleMapsSource:
             )
 
 
+#: Chromium's network errors that mean the server could not be reached at all.
+_UNREACHABLE = re.compile(
+    r"net::(ERR_(?:CONNECTION_(?:REFUSED|RESET|TIMED_OUT|CLOSED|FAILED)|NAME_NOT_RESOLVED|ADDRESS_\w+"
+    r"|INTERNET_DISCONNECTED|PROXY_CONNECTION_FAILED|TUNNEL_CONNECTION_FAILED|UNSAFE_PORT|TIMED_OUT))"
+)
+
+
 def _browser_problem(exc: PlaywrightError, base_url: str) -> str:
     message = str(exc)
-    if "ERR_CONNECTION_REFUSED" in message or "ERR_NAME_NOT_RESOLVED" in message or "ERR_ADDRESS" in message:
+    unreachable = _UNREACHABLE.search(message)
+    if unreachable:
         return (
-            f"Maps at {base_url} cannot be reached ({message.split()[0].rstrip(':')}); check the network "
-            "connection and [plugins.google_maps] base_url."
+            f"Maps at {base_url} cannot be reached ({unreachable.group(1)}); check the network "
+            "connection, the proxy, and [plugins.google_maps] base_url."
         )
     first_line = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
     return f"The browser failed while searching Maps at {base_url}: {first_line}"
@@ -126,14 +138,14 @@ class _Run:
         search: str,
         language: str,
         limit: int,
-        place: GeoPlace | None,
+        region: str | None,
         progress: Progress,
     ) -> None:
         self.options = options
         self.search = search
         self.language = language
         self.limit = limit
-        self.region = place.country_code if place else None
+        self.region = region
         self.progress = progress
         self.browser: BrowserContext
         self.seen: set[str] = set()
@@ -167,7 +179,7 @@ class _Run:
             if self.yielded >= self.limit or self.progress.cancelled:
                 break
             if self.options.fast_path:
-                async for business in self._fast(cell):
+                async for business in self._fast(list_page, cell):
                     yield business
                 continue
             url = search_url(self.options.base_url, self.search, cell, self.language)
@@ -192,8 +204,13 @@ class _Run:
             async for business in self._details(cards):
                 yield business
 
-    async def _fast(self, cell: grid.Cell | None) -> AsyncIterator[DiscoveredBusiness]:
+    async def _fast(self, page: Page, cell: grid.Cell | None) -> AsyncIterator[DiscoveredBusiness]:
         """Pages of 20 from the ``tbm=map`` JSON: no scrolling and no place pages."""
+        if page.url == "about:blank":
+            # Open Maps once as a person would, so consent is answered and its cookie set.
+            await load(
+                page, search_url(self.options.base_url, self.search, cell, self.language), self.options
+            )
         offset = 0
         while self.yielded < self.limit and not self.progress.cancelled:
             await polite_pause(self.options)
@@ -202,11 +219,14 @@ class _Run:
             raise_if_sorry(response.url)
             if response.status == 429:
                 raise_if_sorry("/sorry/")
-            results = parse_tbm_map(await response.text()) if response.ok else []
+            text = await response.text()
+            results = parse_tbm_map(text) if response.ok else []
             if not results:
-                if not response.ok:
+                if not response.ok or not text.lstrip().startswith((")]}'", "[", "{")):
                     self.progress.count("misses")
-                    self.progress.report(f"the JSON search answered HTTP {response.status}", url=url)
+                    self.progress.report(
+                        f"the JSON search answered something else (HTTP {response.status})", url=url
+                    )
                 return
             for result in self._new(results):
                 self.progress.count("details")
