@@ -133,10 +133,12 @@ def raise_if_sorry(url: str) -> None:
 
 async def pass_consent(page: Page) -> bool:
     """Answer a consent wall if the page shows one (rejecting optional cookies); True if it did."""
-    host = urlsplit(page.url).hostname or ""
-    form = page.locator(first_match(CONSENT_FORM)).first
-    if not host.startswith("consent.") and await form.count() == 0:
+    # Google sends first visits to consent.google.* (a redirect), so the URL tells; this
+    # avoids asking the page on every load.
+    parts = urlsplit(page.url)
+    if not (parts.hostname or "").startswith("consent.") and "consent" not in parts.path:
         return False
+    form = page.locator(first_match(CONSENT_FORM)).first
     for selector in CONSENT_BUTTON:
         button = form.locator(selector).first
         if await button.count():

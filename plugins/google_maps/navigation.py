@@ -42,9 +42,26 @@ _GREW = (
   return !find(feedChain, false) || find(cardChain, true).length > before || !!find(endChain, false);
 }"""
 )
+#: Wait (in the page) until one selector of the chain matches or the deadline passes, then hand
+#: over the HTML: one round trip to the browser instead of a wait and a read.
+_HTML_WHEN_READY = (
+    "async ([chain, timeoutMs]) => {"
+    + _FIND
+    + """
+  const deadline = Date.now() + timeoutMs;
+  while (!find(chain, false) && Date.now() < deadline) await new Promise(r => setTimeout(r, 50));
+  return {html: document.documentElement.outerHTML, ready: !!find(chain, false)};
+}"""
+)
 _OUTER = (
     "([feedChain]) => {" + _FIND + " const feed = find(feedChain, false); return feed && feed.outerHTML; }"
 )
+
+
+async def html_when_ready(page: Page, chain: css.Chain, options: GoogleMapsOptions) -> tuple[str, bool]:
+    """The page's HTML once an element of ``chain`` is there (or the timeout passed), and which it was."""
+    state = await page.evaluate(_HTML_WHEN_READY, [list(chain), options.timeout * 1000])
+    return state["html"], state["ready"]
 
 
 def search_url(base_url: str, query: str, cell: Cell | None, language: str) -> str:
@@ -117,7 +134,7 @@ async def scroll_feed(page: Page, limit: int, options: GoogleMapsOptions) -> str
             break
         try:
             await page.wait_for_function(
-                _GREW, arg=[*selectors, state["cards"]], timeout=options.scroll_wait * 1000, polling=100
+                _GREW, arg=[*selectors, state["cards"]], timeout=options.scroll_wait * 1000, polling=50
             )
             idle = 0
         except PlaywrightTimeout:

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 import structlog
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from outreach.kernel import (
     DiscoveredBusiness,
@@ -33,7 +32,16 @@ from . import selectors as css
 from .browser import RateLimited, open_browser, raise_if_sorry
 from .fields import rebase
 from .geocoding import country_near
-from .navigation import load, polite_pause, scroll_feed, search_url, tbm_url, wait_for_results, with_language
+from .navigation import (
+    html_when_ready,
+    load,
+    polite_pause,
+    scroll_feed,
+    search_url,
+    tbm_url,
+    wait_for_results,
+    with_language,
+)
 from .options import GoogleMapsOptions
 from .parse_dom import parse_cards, parse_place_page
 from .parse_json import parse_app_state, parse_tbm_map
@@ -275,12 +283,8 @@ class _Run:
         try:
             if page.url != card.maps_url:
                 await load(page, url, self.options)
-                with contextlib.suppress(PlaywrightTimeout):
-                    # A page in an unknown layout never shows the title; it is read anyway.
-                    await page.wait_for_selector(
-                        css.first_match(css.TITLE), state="attached", timeout=self.options.timeout * 1000
-                    )
-            html = await page.content()
+            # A page in an unknown layout never shows the title; it is read anyway.
+            html, _ = await html_when_ready(page, css.TITLE, self.options)
         except RateLimited:
             raise
         except PlaywrightError as exc:

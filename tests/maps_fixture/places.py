@@ -57,7 +57,7 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def universe(query: str, count: int = 40) -> list[Place]:
+def universe(query: str, count: int = 40, *, broken: bool = True) -> list[Place]:
     """The places a search for ``query`` can find: ``count`` of them on a jittered grid."""
     base = " ".join(query.split()).title() or "Place"
     side = math.ceil(math.sqrt(count))
@@ -86,7 +86,7 @@ def universe(query: str, count: int = 40) -> list[Place]:
                 data_id=f"0x{digest[33:49]}:0x{digest[49:64]}",
                 plus_code=f"7{i:02d}C+{i % 10}{i % 7} Austin, Texas",
                 sponsored=i == 0,
-                broken=i == 3,
+                broken=broken and i == 3,
                 hours=[f"{day}, {'Closed' if day == 'Sunday' else '8 AM to 5 PM'}" for day in DAYS],
             )
         )

@@ -24,6 +24,7 @@ class MapsFixture:
     :param first: cards in the feed before any scrolling; ``batch`` more per scroll.
     :param consent: send first-time visitors to the consent wall.
     :param single: queries that open one place directly instead of a list.
+    :param broken: give one place a page in a layout no selector knows.
     """
 
     def __init__(
@@ -37,11 +38,13 @@ class MapsFixture:
         consent: bool = True,
         single: tuple[str, ...] = ("tipsy sticks",),
         nominatim: dict[str, dict[str, object]] | None = None,
+        broken: bool = True,
     ) -> None:
         self.per_search, self.places, self.first, self.batch = per_search, places, first, batch
         self.delay_ms, self.consent = delay_ms, consent
         self.single = {s.casefold() for s in single}
         self.nominatim = nominatim or {}
+        self.broken = broken
         self.hits: collections.Counter[str] = collections.Counter()
         self.cards_served: list[str] = []
         self.user_agents: list[str] = []
@@ -79,7 +82,7 @@ class MapsFixture:
     # -- data ----------------------------------------------------------------------------
 
     def places_for(self, query: str) -> list[Place]:
-        return universe(query, self.places)
+        return universe(query, self.places, broken=self.broken)
 
     def search(self, query: str, latitude: float, longitude: float) -> list[Place]:
         """What a search biased to a point lists: the nearest places, at most ``per_search``."""
