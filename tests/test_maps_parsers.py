@@ -193,3 +193,19 @@ def test_ratings_urls_and_phones() -> None:
     assert rebase(url, "http://127.0.0.1:9") == url.replace("https://www.google.com", "http://127.0.0.1:9")
     assert rebase("/maps/place/Y", "https://www.google.co.uk") == "https://www.google.co.uk/maps/place/Y"
     assert rebase("https://other.example/a", "http://127.0.0.1:9") == "https://other.example/a"
+
+
+def test_proxy_credentials_are_resolved_only_when_the_browser_starts(monkeypatch) -> None:
+    from outreach.kernel import decode_section
+    from outreach.plugins.google_maps.browser import _proxy
+    from outreach.plugins.google_maps.options import GoogleMapsOptions
+
+    raw = {
+        "proxy": {"server": "http://proxy.example:3128", "username": "ann", "password": "env:MAPS_PROXY_PW"}
+    }
+    options = decode_section(raw, GoogleMapsOptions, where="test")
+    assert str(options.proxy.password) == "env:MAPS_PROXY_PW"  # a reference, not the secret
+    monkeypatch.setenv("MAPS_PROXY_PW", "s3cret")
+    assert _proxy(options) == {"server": "http://proxy.example:3128", "username": "ann", "password": "s3cret"}
+    with pytest.raises(Exception, match="a secret must be a reference"):
+        decode_section({"proxy": {"server": "x", "password": "plain"}}, GoogleMapsOptions, where="test")
