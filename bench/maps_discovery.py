@@ -37,7 +37,8 @@ QUERY = "dentists"
 SCROLL_TO_END = """() => new Promise(resolve => {
   const feed = document.querySelector('div[role="feed"]');
   const step = () => {
-    if (document.querySelector('span.HlvSq')) return resolve(feed.querySelectorAll('div[role="article"]').length);
+    const cards = feed.querySelectorAll('div[role="article"]').length;
+    if (document.querySelector('span.HlvSq')) return resolve(cards);
     feed.scrollTop = feed.scrollHeight;
     setTimeout(step, 20);
   };
@@ -108,14 +109,16 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    with MapsFixture(places=args.places, consent=False, delay_ms=40, broken=False) as maps, tempfile.TemporaryDirectory() as tmp:
+    fixture = MapsFixture(places=args.places, consent=False, delay_ms=40, broken=False)
+    with fixture as maps, tempfile.TemporaryDirectory() as tmp:
         place_urls = [
             p.google_url.replace("https://www.google.com", maps.url) + "&hl=en"
             for p in maps.places_for(QUERY)
             if not p.broken
         ]
         print(f"Maps fixture at {maps.url}: {args.places} places, best of {args.rounds} rounds\n")
-        print(f"{'pages':>5}  {'places':>6}  {'extract s':>9}  {'places/min':>10}  {'raw load s':>10}  {'ratio':>6}")
+        header = ("pages", "places", "extract s", "places/min", "raw load s", "ratio")
+        print("  ".join(f"{name:>{len(name) if len(name) > 6 else 6}}" for name in header))
         for pages in (1, 3, 6):
             settings = parse_settings(
                 {
@@ -140,9 +143,10 @@ async def main() -> None:
                 raw_times.append(await raw_loading(maps.url, pages, place_urls))
             await rt.close()
             best, raw = min(extract_times), min(raw_times)
+            median = statistics.median(e / r for e, r in zip(extract_times, raw_times, strict=True))
             print(
-                f"{pages:>5}  {found:>6}  {best:>9.2f}  {found / best * 60:>10.0f}  {raw:>10.2f}  {best / raw:>6.2f}"
-                f"   (median ratio {statistics.median(e / r for e, r in zip(extract_times, raw_times)):.2f})"
+                f"{pages:>6}  {found:>6}  {best:>9.2f}  {found / best * 60:>10.0f}  {raw:>10.2f}  "
+                f"{best / raw:>6.2f}   (median ratio {median:.2f})"
             )
         print("\nratio = extraction time / raw loading time of the same pages (target: at most 1.25)")
 
