@@ -18,6 +18,8 @@ from .contracts import (
     Enrichment,
     InboundMessage,
     OutgoingMessage,
+    ReplyCategory,
+    ReplyToClassify,
     SendReceipt,
     Verdict,
 )
@@ -124,4 +126,18 @@ class ReplySource(Protocol):
 
     def fetch(self) -> AsyncIterator[InboundMessage]:
         """Yield messages not yet seen; remember what was yielded for next time."""
+        ...
+
+
+@runtime_checkable
+class ReplyClassifier(Protocol):
+    """Sorts replies into categories (interested, not interested, out of office...)."""
+
+    name: str
+
+    async def classify(self, reply: ReplyToClassify) -> ReplyCategory | None:
+        """Return a category with a confidence, or None to abstain.
+
+        Every registered classifier is asked; the most confident answer wins.
+        """
         ...
