@@ -36,6 +36,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "outreach.plugins.csv_import",
     "outreach.plugins.outbox",
     "outreach.plugins.reply_rules",
+    "outreach.plugins.imap",
 )
 
 #: Registration hooks and the registry each one fills: attribute, hook, kind, Protocol.
