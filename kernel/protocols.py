@@ -120,7 +120,12 @@ class ComplianceCheck(Protocol):
 
 @runtime_checkable
 class ReplySource(Protocol):
-    """Reads inbound mail (replies, auto-replies, bounces) from a mailbox."""
+    """Reads inbound mail (replies, auto-replies, bounces) from a mailbox.
+
+    A source may also offer ``async def wait(self, max_wait: float) -> None``, which
+    returns when new mail may have arrived (IMAP IDLE) or after ``max_wait`` seconds;
+    the poller uses it between calls to :meth:`fetch` when it is there.
+    """
 
     name: str
 
