@@ -107,6 +107,23 @@ def _original_message_id(message: Message, text: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _recipient(
+    address: str, *, status: str | None, reply_code: str | None, diagnostic: str, action: str
+) -> BouncedRecipient:
+    """One failed recipient, its reason read from the server's words and codes."""
+    delayed = action == "delayed"
+    reason = reason_for(status, diagnostic, delayed=delayed)
+    return BouncedRecipient(
+        address=address,
+        status=status,
+        reply_code=reply_code,
+        reason=reason,
+        hard=not delayed and is_hard(reason),
+        action=action,
+        diagnostic=diagnostic or None,
+    )
+
+
 def _from_dsn(message: Message) -> list[BouncedRecipient] | None:
     for part in _walk(message):
         if part.get_content_type() != "message/delivery-status":
@@ -124,19 +141,14 @@ def _from_dsn(message: Message) -> list[BouncedRecipient] | None:
             action = _field(block, "Action").lower() or None
             if action in ("delivered", "relayed", "expanded"):
                 continue
-            status = find_status(_field(block, "Status"))
             diagnostic = _field(block, "Diagnostic-Code") or _field(block, "X-Supplementary-Info")
-            reply = find_reply_code(diagnostic.partition(";")[2] or diagnostic)
-            reason = reason_for(status, diagnostic, delayed=action == "delayed")
             recipients.append(
-                BouncedRecipient(
-                    address=address,
-                    status=status,
-                    reply_code=reply,
-                    reason=reason,
-                    hard=action != "delayed" and is_hard(reason),
-                    action=action,
-                    diagnostic=diagnostic or None,
+                _recipient(
+                    address,
+                    status=find_status(_field(block, "Status")),
+                    reply_code=find_reply_code(diagnostic.partition(";")[2] or diagnostic),
+                    diagnostic=diagnostic,
+                    action=action or "failed",
                 )
             )
         if recipients:
@@ -180,19 +192,14 @@ def _from_text(message: Message) -> list[BouncedRecipient]:
     for address, first in firsts.items():
         following = [pos for pos in starts if pos > first]
         window = notice[first : following[0] if following else len(notice)]
-        status = find_status(window)
-        reply = find_reply_code(window)
         temporary = bool(_TEMPORARY.search(window)) and not _PERMANENT.search(notice)
-        reason = reason_for(status, window, delayed=temporary)
         recipients.append(
-            BouncedRecipient(
-                address=address,
-                status=status,
-                reply_code=reply,
-                reason=reason,
-                hard=not temporary and is_hard(reason),
+            _recipient(
+                address,
+                status=find_status(window),
+                reply_code=find_reply_code(window),
+                diagnostic=" ".join(window.split())[:500],
                 action="delayed" if temporary else "failed",
-                diagnostic=" ".join(window.split())[:500] or None,
             )
         )
     return recipients
