@@ -26,7 +26,15 @@ from .config import Settings
 from .context import PluginContext
 from .crypto import Vault
 from .errors import PluginError
-from .protocols import ComplianceCheck, DiscoverySource, Enricher, Geocoder, ReplySource, Sender
+from .protocols import (
+    ComplianceCheck,
+    DiscoverySource,
+    Enricher,
+    Geocoder,
+    ReplyClassifier,
+    ReplySource,
+    Sender,
+)
 from .registry import Registry
 
 ENTRY_POINT_GROUP = "outreach.plugins"
@@ -35,6 +43,8 @@ ENTRY_POINT_GROUP = "outreach.plugins"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "outreach.plugins.csv_import",
     "outreach.plugins.outbox",
+    "outreach.plugins.reply_rules",
+    "outreach.plugins.imap",
     "outreach.plugins.google_maps",
 )
 
@@ -46,6 +56,7 @@ REGISTRATIONS: tuple[tuple[str, str, str, type], ...] = (
     ("senders", "register_senders", "sender", Sender),
     ("compliance_checks", "register_compliance_checks", "compliance check", ComplianceCheck),
     ("reply_sources", "register_reply_sources", "reply source", ReplySource),
+    ("reply_classifiers", "register_reply_classifiers", "reply classifier", ReplyClassifier),
 )
 
 
@@ -86,6 +97,7 @@ class PluginHost:
         self.senders: Registry[Sender] = Registry("sender", Sender)
         self.compliance_checks: Registry[ComplianceCheck] = Registry("compliance check", ComplianceCheck)
         self.reply_sources: Registry[ReplySource] = Registry("reply source", ReplySource)
+        self.reply_classifiers: Registry[ReplyClassifier] = Registry("reply classifier", ReplyClassifier)
         self._origins: dict[str, tuple[str, str | None]] = {}
         context.bind_geocoders(self.geocoders)
 

@@ -1,8 +1,5 @@
 """HTML and JSON the fixture serves, following the Maps DOM of 2025-2026 (see maps-notes.md)."""
 
-# The markup keeps Maps' own long lines, so a page here reads like the page it imitates.
-# ruff: noqa: E501
-
 from __future__ import annotations
 
 import json

@@ -14,7 +14,7 @@ import click
 from outreach.kernel.errors import OutreachError
 from outreach.kernel.plugins import build_plugin_host
 
-from . import admin, discover, jobs, leads, serve
+from . import admin, discover, jobs, keys, leads, mail, serve
 from .common import CliState, fail, state
 
 
@@ -50,6 +50,8 @@ for command in (
     discover.discover,
     leads.leads,
     jobs.jobs,
+    mail.mail,
+    keys.keys,
 ):
     cli.add_command(command)
 
