@@ -17,8 +17,11 @@ from .contracts import (
     DiscoveredBusiness,
     DiscoveryQuery,
     Enrichment,
+    GeoPlace,
     InboundMessage,
     OutgoingMessage,
+    ReplyCategory,
+    ReplyToClassify,
     SendReceipt,
     Verdict,
     VerdictAction,
@@ -37,15 +40,18 @@ from .errors import (
     UncertainSendError,
 )
 from .hookspecs import hookimpl
+from .identity import data_id_from_url, identity_key, place_id_from_url
 from .mime import build_mime, mime_bytes
 from .models import Email, EnrichmentRecord, Lead
 from .protocols import (
     ComplianceCheck,
     DiscoverySource,
     Enricher,
+    Geocoder,
     MessagePreparer,
     Progress,
     ReconcilingSender,
+    ReplyClassifier,
     ReplySource,
     Sender,
 )
@@ -63,6 +69,8 @@ __all__ = [
     "Enricher",
     "Enrichment",
     "EnrichmentRecord",
+    "GeoPlace",
+    "Geocoder",
     "ImportFileError",
     "InboundMessage",
     "Lead",
@@ -75,7 +83,10 @@ __all__ = [
     "PluginError",
     "Progress",
     "ReconcilingSender",
+    "ReplyCategory",
+    "ReplyClassifier",
     "ReplySource",
+    "ReplyToClassify",
     "SecretRef",
     "SendError",
     "SendReceipt",
@@ -86,7 +97,10 @@ __all__ = [
     "Verdict",
     "VerdictAction",
     "build_mime",
+    "data_id_from_url",
     "decode_section",
     "hookimpl",
+    "identity_key",
     "mime_bytes",
+    "place_id_from_url",
 ]

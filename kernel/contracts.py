@@ -56,6 +56,22 @@ class DiscoveredBusiness(msgspec.Struct, kw_only=True):
     metadata: dict[str, Any] = {}
 
 
+class GeoPlace(msgspec.Struct, kw_only=True):
+    """Where a place is, as a geocoder found it.
+
+    ``bbox`` is ``(south, west, north, east)`` in degrees when the geocoder knows the
+    place's extent; ``radius_km`` is a rough size when it does not.
+    """
+
+    name: str
+    latitude: float
+    longitude: float
+    country_code: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    radius_km: float | None = None
+    source: str | None = None
+
+
 class Enrichment(msgspec.Struct, kw_only=True):
     """What one enricher learned about one lead.
 
@@ -186,3 +202,33 @@ class InboundMessage(msgspec.Struct, kw_only=True):
     mailbox: str | None = None
     uid: str | None = None
     received_at: datetime | None = None
+
+
+class ReplyToClassify(msgspec.Struct, kw_only=True):
+    """A reply (or an auto-reply) as the reply classifiers see it.
+
+    ``text`` is what the sender wrote, quoted text removed; ``full_text`` is the whole
+    readable body.
+    """
+
+    subject: str
+    text: str
+    full_text: str = ""
+    from_address: str | None = None
+    auto_reply: bool = False
+    auto_subtype: str | None = None
+    received_at: datetime | None = None
+
+
+class ReplyCategory(msgspec.Struct, kw_only=True):
+    """A classifier's answer: one of ``interested``, ``not_interested``, ``out_of_office``,
+    ``unsubscribe``, ``wrong_person`` or ``unknown``, with its confidence (0 to 1).
+
+    ``return_date`` (ISO date) is set for out-of-office replies that state one.
+    """
+
+    category: str
+    confidence: float = 0.5
+    return_date: str | None = None
+    detail: str | None = None
+    classifier: str | None = None

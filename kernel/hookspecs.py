@@ -32,7 +32,15 @@ if TYPE_CHECKING:
 
     from .context import PluginContext
     from .models import Email, Lead
-    from .protocols import ComplianceCheck, DiscoverySource, Enricher, ReplySource, Sender
+    from .protocols import (
+        ComplianceCheck,
+        DiscoverySource,
+        Enricher,
+        Geocoder,
+        ReplyClassifier,
+        ReplySource,
+        Sender,
+    )
 
 PROJECT_NAME = "outreach"
 
@@ -54,6 +62,22 @@ def register_discovery_sources(register: Callable[[DiscoverySource], None], cont
         :class:`~outreach.kernel.protocols.DiscoverySource`; its ``name`` is what
         ``outreach discover --source`` and the Discover page select.
     :param context: the plugin's view of the configuration and the data directory.
+    :return: nothing; results go through ``register``.
+    """
+
+
+@hookspec
+def register_geocoders(register: Callable[[Geocoder], None], context: PluginContext) -> None:
+    """Register geocoders that turn place text ("Austin, TX") into coordinates.
+
+    Called once when the plugin manager is built. When a search names a place, the
+    kernel asks every geocoder in ascending ``order`` and takes the first answer;
+    ``"lat,lng"`` needs no geocoder.
+
+    :param register: call ``register(geocoder)`` for each
+        :class:`~outreach.kernel.protocols.Geocoder`.
+    :param context: the plugin's view of the configuration and the data directory
+        (where a geocoder may keep its cache).
     :return: nothing; results go through ``register``.
     """
 
@@ -114,6 +138,21 @@ def register_reply_sources(register: Callable[[ReplySource], None], context: Plu
     :param register: call ``register(source)`` for each
         :class:`~outreach.kernel.protocols.ReplySource`.
     :param context: the plugin's view of the configuration and its saved state.
+    :return: nothing; results go through ``register``.
+    """
+
+
+@hookspec
+def register_reply_classifiers(register: Callable[[ReplyClassifier], None], context: PluginContext) -> None:
+    """Register classifiers that sort replies into categories.
+
+    Called once when the plugin manager is built. Every classifier is asked about
+    every reply and auto-reply; the answer with the highest confidence wins, so a
+    smarter classifier only has to be more confident than the built-in rules.
+
+    :param register: call ``register(classifier)`` for each
+        :class:`~outreach.kernel.protocols.ReplyClassifier`.
+    :param context: the plugin's view of the configuration.
     :return: nothing; results go through ``register``.
     """
 

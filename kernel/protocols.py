@@ -16,8 +16,11 @@ from .contracts import (
     DiscoveredBusiness,
     DiscoveryQuery,
     Enrichment,
+    GeoPlace,
     InboundMessage,
     OutgoingMessage,
+    ReplyCategory,
+    ReplyToClassify,
     SendReceipt,
     Verdict,
 )
@@ -56,6 +59,23 @@ class DiscoverySource(Protocol):
 
         Raise :class:`~outreach.kernel.errors.DiscoveryError` with a sentence a
         person can act on when the search cannot run at all.
+        """
+        ...
+
+
+@runtime_checkable
+class Geocoder(Protocol):
+    """Turns place text ("Austin, TX") into coordinates: a gazetteer, a geocoding service."""
+
+    name: str
+    #: Geocoders are asked in ascending ``order`` until one knows the place.
+    order: int
+
+    async def geocode(self, text: str, *, language: str = "en") -> GeoPlace | None:
+        """Return where ``text`` is, or None when this geocoder does not know it.
+
+        Raise :class:`~outreach.kernel.errors.DiscoveryError` only when the geocoder
+        itself cannot work (a service that cannot be reached); the next one is tried.
         """
         ...
 
@@ -155,10 +175,29 @@ class MessagePreparer(ComplianceCheck, Protocol):
 
 @runtime_checkable
 class ReplySource(Protocol):
-    """Reads inbound mail (replies, auto-replies, bounces) from a mailbox."""
+    """Reads inbound mail (replies, auto-replies, bounces) from a mailbox.
+
+    A source may also offer ``async def wait(self, max_wait: float) -> None``, which
+    returns when new mail may have arrived (IMAP IDLE) or after ``max_wait`` seconds;
+    the poller uses it between calls to :meth:`fetch` when it is there.
+    """
 
     name: str
 
     def fetch(self) -> AsyncIterator[InboundMessage]:
         """Yield messages not yet seen; remember what was yielded for next time."""
+        ...
+
+
+@runtime_checkable
+class ReplyClassifier(Protocol):
+    """Sorts replies into categories (interested, not interested, out of office...)."""
+
+    name: str
+
+    async def classify(self, reply: ReplyToClassify) -> ReplyCategory | None:
+        """Return a category with a confidence, or None to abstain.
+
+        Every registered classifier is asked; the most confident answer wins.
+        """
         ...

@@ -21,6 +21,7 @@ from .plugins import PluginHost, build_plugin_host
 from .services import discovery
 from .services.emails import EmailService
 from .services.enrollment import EnrollmentService
+from .services.geocoding import GeocodingService
 from .services.jobs import JobService
 from .services.leads import LeadService
 from .services.mailboxes import MailboxService
@@ -46,6 +47,7 @@ class Runtime:
         self.leads = LeadService(self)
         self.emails = EmailService(self)
         self.jobs = JobService()
+        self.geocoding = GeocodingService(plugins.sorted_geocoders)
         self.templates = TemplateService(self)
         self.sequences = SequenceService(self)
         self.mailboxes = MailboxService(self)

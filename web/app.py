@@ -17,13 +17,16 @@ from .errors import EXCEPTION_HANDLERS
 from .middleware import request_id_middleware
 from .navigation import NAVIGATION
 from .rendering import make_environment
-from .routes import api, dashboard, jobs, leads, mailboxes, outbox, sequences, templates
+from .routes import api, dashboard, discover, jobs, leads, mailboxes, outbox, sequences, templates
 
 STATIC = Path(__file__).parent / "static"
 
 ROUTES: list[Any] = [
     dashboard.dashboard,
     dashboard.health,
+    discover.discover_index,
+    discover.discover_submit,
+    discover.discover_job,
     leads.leads_index,
     leads.lead_action,
     jobs.jobs_index,

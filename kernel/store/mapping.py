@@ -188,3 +188,11 @@ def enrollment_from_row(row: dict[str, Any]) -> Enrollment:
         created_at=row.get("created_at"),
         updated_at=row.get("updated_at"),
     )
+
+
+#: Every column that holds a Fernet token, by table name (``outreach keys rotate`` walks these).
+ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "leads": LEAD_PII,
+    "emails": EMAIL_PII,
+    "suppressions": ("email",),
+}

@@ -14,7 +14,7 @@ import click
 from outreach.kernel.errors import OutreachError
 from outreach.kernel.plugins import build_plugin_host
 
-from . import admin, jobs, leads, sending, sequences, serve
+from . import admin, discover, jobs, keys, leads, mail, sending, sequences, serve
 from .common import CliState, fail, state
 
 
@@ -41,7 +41,18 @@ def cli(ctx: click.Context, config_path: str | None, data_dir: str | None, verbo
     cli_state.config, cli_state.data_dir, cli_state.verbose = config_path, data_dir, verbose
 
 
-for command in (serve.serve, serve.worker, admin.plugins, admin.config, admin.db, leads.leads, jobs.jobs):
+for command in (
+    serve.serve,
+    serve.worker,
+    admin.plugins,
+    admin.config,
+    admin.db,
+    discover.discover,
+    leads.leads,
+    jobs.jobs,
+    mail.mail,
+    keys.keys,
+):
     cli.add_command(command)
 for command in (sequences.sequences, sequences.enroll, sending.send, sending.outbox, sending.mailboxes):
     cli.add_command(command)
