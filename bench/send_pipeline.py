@@ -9,7 +9,7 @@ follow-up scheduling). Caps, windows, gaps and the rate limit are off. The basel
 aiosmtplib sending the same messages over one connection to the same aiosmtpd sink, in
 the same run; the ratio is pipeline throughput over baseline throughput.
 
-    python bench/send_pipeline.py [--emails 2000] [--batch 100]
+    python bench/send_pipeline.py [--emails 2000] [--batch 200] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ async def pipeline(port: int, count: int, batch: int, data_dir: Path) -> tuple[f
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emails", type=int, default=2000)
-    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -75,7 +75,7 @@ class Runtime:
             log.warning("plugin_failed", plugin=failure.name, error=failure.error)
         runtime = cls(settings, vault, plugins, engine)
         for problem in runtime.mailboxes.check_senders():
-            log.warning("sender_missing", problem=problem)
+            log.warning("sender_not_found", problem=problem)
         await runtime.mailboxes.sync()
         return runtime
 

@@ -222,6 +222,8 @@ async def test_reply_codes_map_to_retry_and_failure_with_the_server_words(
         email = await rt.emails.get(email_id)
         assert email.state == "failed"
         assert "550 5.1.1" in email.last_error
+        assert "owner0@lead0.example" not in email.last_error  # the reply is kept, the address is not
+        assert "<[recipient]>: Recipient address rejected" in email.last_error
         assert "User unknown" in email.last_error
         trail = await audit.trail("email", email_id)
         assert [e.action for e in trail][-1] == "transition:sending->failed"

@@ -20,6 +20,7 @@ from ...contracts import OutgoingMessage
 from ...errors import PermanentSendError, SenderUnavailable, TransientSendError, UncertainSendError
 from ...models import Email
 from .ledger import Outcome
+from .messages import redact_address
 
 if TYPE_CHECKING:
     from ...runtime import Runtime
@@ -27,10 +28,11 @@ if TYPE_CHECKING:
 log = structlog.get_logger("outreach.outbox")
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: Exception, address: str | None) -> str:
     reply = getattr(exc, "reply", None)
     text = str(exc)
-    return f"{text} (server said: {reply})" if reply and reply not in text else text
+    text = f"{text} (server said: {reply})" if reply and reply not in text else text
+    return redact_address(text, address) or text
 
 
 async def deliver(
@@ -59,15 +61,21 @@ async def deliver(
             receipt = await sender.send(message)
         except SenderUnavailable as exc:
             down_until[name] = now + pause
-            reasons.append(f"{name} is unavailable: {_reason(exc)}")
-            log.warning("sender_unavailable", sender=name, email_id=email.id, error=str(exc))
+            reasons.append(f"{name} is unavailable: {_reason(exc, email.to_address)}")
+            log.warning("sender_unreached", sender=name, email_id=email.id, error=str(exc))
             continue
         except TransientSendError as exc:
-            return Outcome(email=email, kind="retry", sender=name, error=f"{name}: {_reason(exc)}")
+            return Outcome(
+                email=email, kind="retry", sender=name, error=f"{name}: {_reason(exc, email.to_address)}"
+            )
         except PermanentSendError as exc:
-            return Outcome(email=email, kind="failed", sender=name, error=f"{name}: {_reason(exc)}")
+            return Outcome(
+                email=email, kind="failed", sender=name, error=f"{name}: {_reason(exc, email.to_address)}"
+            )
         except UncertainSendError as exc:
-            return Outcome(email=email, kind="uncertain", sender=name, error=f"{name}: {_reason(exc)}")
+            return Outcome(
+                email=email, kind="uncertain", sender=name, error=f"{name}: {_reason(exc, email.to_address)}"
+            )
         except Exception as exc:  # a sender bug: the server may have the message, so never resend blindly
             log.exception("sender_crashed", sender=name, email_id=email.id)
             return Outcome(

@@ -245,7 +245,7 @@ async def record(
             email = outcome.email
             if outcome.kind == "sent":
                 if email.id not in sent_ids:
-                    log.warning("outcome_not_recorded", email_id=email.id, outcome=outcome.kind)
+                    log.warning("outcome_skipped", email_id=email.id, outcome=outcome.kind)
                     continue
                 changed = msgspec.structs.replace(
                     email,
@@ -295,7 +295,7 @@ async def record(
                 check_transition(EMAIL_MACHINE, E.SENDING, new)
             updated = await EmailRow.update(values).where(where).returning(EmailRow.id)
             if not updated:
-                log.warning("outcome_not_recorded", email_id=email.id, outcome=outcome.kind)
+                log.warning("outcome_skipped", email_id=email.id, outcome=outcome.kind)
                 continue
             changed = msgspec.structs.replace(
                 email,

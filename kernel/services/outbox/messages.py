@@ -24,6 +24,20 @@ def make_message_id(from_address: str) -> str:
     return f"<{uuid.uuid4().hex}@{message_domain(from_address)}>"
 
 
+def redact_address(text: str | None, address: str | None) -> str | None:
+    """``text`` (a server's reply, a check's reason) without the recipient's address in it.
+
+    Replies such as ``550 <ann@x.example>: User unknown`` are stored for a person to
+    read; the address itself is personal data and stays encrypted elsewhere.
+    """
+    if not text or not address:
+        return text
+    _, plain = parseaddr(address)
+    for value in {address, plain} - {""}:
+        text = re.sub(re.escape(value), "[recipient]", text, flags=re.IGNORECASE)
+    return text
+
+
 def outgoing(email: Email, *, reply_to: str | None = None) -> OutgoingMessage:
     """The message for an outbox row, before compliance adds its headers and footer."""
     headers = {"Reply-To": reply_to} if reply_to else {}

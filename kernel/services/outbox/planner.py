@@ -29,7 +29,7 @@ from ...store.mapping import email_from_row, lead_from_row
 from ...store.tables import EmailRow, EnrollmentRow, LeadRow
 from ..enrollment import STOPPING_STATES, suppressed_hashes
 from ..mailboxes import SENT_STATES
-from .messages import outgoing
+from .messages import outgoing, redact_address
 from .policy import cap_for_day, day_start, gap_after, window_opening
 
 if TYPE_CHECKING:
@@ -272,7 +272,13 @@ async def _decide(
             email=email, action="wait", reason=f"a compliance check failed ({exc!r}); the log has the details"
         )
     return Decision(
-        email=email, action=action, reason=reason, until=until, message=message, senders=chain, check=check
+        email=email,
+        action=action,
+        reason=redact_address(reason, email.to_address),
+        until=until,
+        message=message,
+        senders=chain,
+        check=check,
     )
 
 

@@ -161,4 +161,4 @@ async def _needs_attention(rt: Runtime, email: Email, sender: str, why: str | No
             {EmailRow.needs_attention: True, EmailRow.claimed_by: None, EmailRow.last_error: reason}
         ).where((EmailRow.id == email.id) & (EmailRow.state == EmailState.SENDING))
         await audit.record("email", email.id, "needs_attention", ACTOR, new={"reason": reason})
-    log.warning("email_needs_attention", email_id=email.id, sender=sender)
+    log.warning("email_flagged_for_attention", email_id=email.id, sender=sender)
