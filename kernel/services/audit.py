@@ -10,6 +10,7 @@ import msgspec
 
 from ..models import AuditEntry
 from ..request_context import current_request_id
+from ..store.engine import current_engine
 from ..store.mapping import audit_from_row
 from ..store.tables import AuditRow
 
@@ -81,27 +82,49 @@ def _json(value: dict[str, Any] | None) -> str | None:
 
 
 async def record_many(rows: Iterable[AuditValues]) -> None:
-    """Write many audit rows with one multi-row INSERT per hundred (bulk actions, the outbox).
+    """Write many audit rows at once (bulk actions, the outbox), in plain SQL.
 
-    Built as plain SQL: constructing ORM rows costs more than writing them.
+    Building ORM rows costs more than writing them. On SQLite the rows travel as one
+    JSON parameter expanded by ``json_each``; elsewhere as multi-row VALUES.
     """
     rows = list(rows)
+    if not rows:
+        return
+    if current_engine().engine_type == "sqlite":
+        for start in range(0, len(rows), 2000):
+            chunk = rows[start : start + 2000]
+            await AuditRow.raw(_JSON_INSERT, msgspec.json.encode([_values(row) for row in chunk]).decode())
+        return
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         placeholders = ", ".join(["({}, {}, {}, {}, {}, {}, {}, {})"] * len(chunk))
         params: list[Any] = []
         for row in chunk:
-            params += [
-                row.entity,
-                row.entity_id,
-                row.action,
-                row.actor,
-                _json(row.old_value),
-                _json(row.new_value),
-                row.request_id,
-                row.created_at,
-            ]
+            params += _values(row)
+            params[-1] = row.created_at
         await AuditRow.raw(f"INSERT INTO audit_log ({_COLUMNS}) VALUES {placeholders}", *params)
+
+
+def _values(row: AuditValues) -> list[Any]:
+    return [
+        row.entity,
+        row.entity_id,
+        row.action,
+        row.actor,
+        _json(row.old_value),
+        _json(row.new_value),
+        row.request_id,
+        # The text Piccolo's SQLite adapter writes for an aware datetime (UTC, space-separated).
+        str(row.created_at.astimezone(UTC)),
+    ]
+
+
+_JSON_INSERT = (
+    f"INSERT INTO audit_log ({_COLUMNS}) "
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+    "json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), "
+    "json_extract(value, '$[6]'), json_extract(value, '$[7]') FROM json_each({})"
+)
 
 
 async def trail(entity: str, entity_id: int) -> list[AuditEntry]:

@@ -9,6 +9,7 @@ one insert, because SQLite pays per statement and per commit, not per row.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,16 @@ class Outcome(msgspec.Struct, kw_only=True):
     provider_message_id: str | None = None
     provider_thread_id: str | None = None
     accepted_at: datetime | None = None
+
+
+async def breathe(position: int, every: int = 8) -> None:
+    """Let other tasks run now and then during a long loop of CPU work.
+
+    A batch is being sent meanwhile; its servers' replies are handled promptly only
+    if planning and recording yield to the event loop between units of work.
+    """
+    if position % every == every - 1:
+        await asyncio.sleep(0)
 
 
 def _transition_audit(email_id: int, old: str, new: str, actor: str, **new_values: Any) -> Any:

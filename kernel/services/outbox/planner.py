@@ -14,6 +14,7 @@ applies it.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -22,13 +23,14 @@ import structlog
 
 from ...contracts import ComplianceContext, OutgoingMessage, VerdictAction
 from ...models import Email, Lead
-from ...protocols import MessagePreparer
+from ...protocols import ComplianceCheck, MessagePreparer
 from ...states import EmailState
 from ...store.engine import read_transaction
 from ...store.mapping import email_from_row, lead_from_row
 from ...store.tables import EmailRow, EnrollmentRow, LeadRow
 from ..enrollment import STOPPING_STATES, suppressed_hashes
 from ..mailboxes import SENT_STATES
+from .ledger import breathe
 from .messages import outgoing, redact_address
 from .policy import cap_for_day, day_start, gap_after, window_opening
 
@@ -118,12 +120,20 @@ async def _due(rt: Runtime, now: datetime, limit: int, mailboxes: list[str] | No
     if mailboxes is not None:
         query = query.where(EmailRow.mailbox.is_in(mailboxes or [""]))
     rows = await query.order_by(EmailRow.due_at).order_by(EmailRow.id).limit(limit)
-    return [email_from_row(r, rt.vault) for r in rows]
+    emails = []
+    for position, row in enumerate(rows):
+        emails.append(email_from_row(row, rt.vault))
+        await breathe(position)
+    return emails
 
 
 async def _leads(rt: Runtime, ids: list[int]) -> dict[int, Lead]:
     rows = await LeadRow.select().where(LeadRow.id.is_in(ids or [-1]))
-    return {r["id"]: lead_from_row(r, rt.vault) for r in rows}
+    leads = {}
+    for position, row in enumerate(rows):
+        leads[row["id"]] = lead_from_row(row, rt.vault)
+        await breathe(position)
+    return leads
 
 
 async def _stopped_leads(lead_ids: list[int]) -> set[int]:
@@ -135,15 +145,30 @@ async def _stopped_leads(lead_ids: list[int]) -> set[int]:
     return {r["lead"] for r in rows}
 
 
+@dataclass
+class _Round:
+    """What every decision of one planning round shares."""
+
+    now: datetime
+    allowance: dict[str, int]
+    why: dict[str, str]
+    room: int | None
+    stopped: set[int]
+    suppressed: set[str]
+    public_url: str
+    dry_run: bool
+    checks: list[ComplianceCheck]
+    #: The checks that also prepare messages (a Protocol isinstance check is slow: once per round).
+    preparers: list[MessagePreparer]
+
+
 async def _judge(
-    rt: Runtime, message: OutgoingMessage, context: ComplianceContext
+    rt: Runtime, message: OutgoingMessage, context: ComplianceContext, round_: _Round
 ) -> tuple[OutgoingMessage, str, str | None, datetime | None, str | None]:
     """Prepare ``message`` and run every check: (message, action, reason, until, check name)."""
-    checks = list(rt.plugins.compliance_checks)
-    for check in checks:
-        if isinstance(check, MessagePreparer):
-            message = await check.prepare(message, context)
-    for check in checks:
+    for preparer in round_.preparers:
+        message = await preparer.prepare(message, context)
+    for check in round_.checks:
         verdict = await check.check(message, context)
         if verdict.action == VerdictAction.BLOCK:
             return message, "block", verdict.reason or f"blocked by {check.name}", None, check.name
@@ -181,31 +206,30 @@ async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | 
     if not emails:
         return result
     leads = await _leads(rt, sorted({e.lead_id for e in emails}))
-    stopped = await _stopped_leads(sorted({e.lead_id for e in emails if e.step_number > 1}))
-    suppressed = await suppressed_hashes(rt.vault.hash_email(e.to_address) for e in emails)
-    public_url = _public_url(rt)
+    checks = list(rt.plugins.compliance_checks)
+    round_ = _Round(
+        now=now,
+        allowance=allowance,
+        why=why,
+        room=room,
+        stopped=await _stopped_leads(sorted({e.lead_id for e in emails if e.step_number > 1})),
+        suppressed=await suppressed_hashes(rt.vault.hash_email(e.to_address) for e in emails),
+        public_url=_public_url(rt),
+        dry_run=dry_run,
+        checks=checks,
+        preparers=[c for c in checks if isinstance(c, MessagePreparer)],
+    )
     sending = 0
-    for email in emails:
+    for position, email in enumerate(emails):
         if not dry_run and sending >= limit:
             break
-        decision = await _decide(
-            rt,
-            email,
-            leads.get(email.lead_id),
-            now,
-            allowance,
-            why,
-            room,
-            stopped,
-            suppressed,
-            public_url,
-            dry_run,
-        )
+        decision = await _decide(rt, email, leads.get(email.lead_id), round_)
+        await breathe(position, every=4)
         if decision.action == "send":
             sending += 1
             allowance[email.mailbox or ""] -= 1
-            if room is not None:
-                room -= 1
+            if round_.room is not None:
+                round_.room -= 1
             settings = rt.mailboxes.settings_of(email.mailbox or "")
             if settings.min_gap_seconds:
                 result.next_send[settings.name] = now + gap_after(settings, rng)
@@ -213,20 +237,8 @@ async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | 
     return result
 
 
-async def _decide(
-    rt: Runtime,
-    email: Email,
-    lead: Lead | None,
-    now: datetime,
-    allowance: dict[str, int],
-    why: dict[str, str],
-    room: int | None,
-    stopped: set[int],
-    suppressed: set[str],
-    public_url: str,
-    dry_run: bool,
-) -> Decision:
-    name = email.mailbox or ""
+async def _decide(rt: Runtime, email: Email, lead: Lead | None, round_: _Round) -> Decision:
+    name, now, allowance = email.mailbox or "", round_.now, round_.allowance
     if name not in allowance:
         return Decision(email=email, action="wait", reason=f"mailbox '{name}' is not in the config any more")
     chain = rt.mailboxes.sender_chain(name)
@@ -235,9 +247,9 @@ async def _decide(
         return Decision(email=email, action="wait", reason=f"no plugin provides the sender '{missing[0]}'")
     if lead is None:
         return Decision(email=email, action="cancel", reason="the lead no longer exists")
-    if rt.vault.hash_email(email.to_address) in suppressed:
+    if rt.vault.hash_email(email.to_address) in round_.suppressed:
         return Decision(email=email, action="cancel", reason="the address is on the suppression list")
-    if email.lead_id in stopped:
+    if email.lead_id in round_.stopped:
         return Decision(email=email, action="cancel", reason="the lead replied or an email to it bounced")
     settings = rt.mailboxes.settings_of(name)
     timezone = email.recipient_timezone or rt.mailboxes.timezone_of(name)
@@ -250,22 +262,22 @@ async def _decide(
             reason=f"outside the sending window ({settings.window} in {timezone})",
         )
     if allowance[name] <= 0:
-        return Decision(email=email, action="wait", reason=why[name])
-    if room is not None and room <= 0:
+        return Decision(email=email, action="wait", reason=round_.why[name])
+    if round_.room is not None and round_.room <= 0:
         return Decision(email=email, action="wait", reason="the global rate limit is reached")
     context = ComplianceContext(
         lead=lead,
         mailbox=name,
         sender=chain[0],
         now=now,
-        public_url=public_url,
+        public_url=round_.public_url,
         recipient_timezone=timezone,
-        dry_run=dry_run,
+        dry_run=round_.dry_run,
         extra={"sequence_id": email.sequence_id, "reply_to": settings.reply_to},
     )
     message = outgoing(email, reply_to=settings.reply_to)
     try:
-        message, action, reason, until, check = await _judge(rt, message, context)
+        message, action, reason, until, check = await _judge(rt, message, context, round_)
     except Exception as exc:  # a broken check holds the email back rather than letting it through
         log.exception("compliance_check_failed", email_id=email.id)
         return Decision(
