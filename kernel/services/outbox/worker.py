@@ -105,67 +105,92 @@ class OutboxWorker:
 
         While batch N is with the servers, batch N+1 is planned; once N is done, N+1
         is claimed and sent, and N's outcomes are recorded while N+1 is with the
-        servers. At most one claimed batch is ever being sent.
+        servers. At most one claimed batch is ever being sent. With ``forever``, a
+        round that fails is logged and the next one starts from the store again.
         """
         LIVE_OWNERS.add(self.owner)
         total = RoundStats()
         poll = self._rt.settings.sending.poll_seconds
-        batch = self._rt.settings.sending.batch_size
-        sending: asyncio.Task[list[Outcome]] | None = None
-        sending_stats = RoundStats()
-        rounds = 0
-        force = True
+        in_flight: tuple[asyncio.Task[list[Outcome]], RoundStats] | None = None
+        landed: tuple[list[Outcome], RoundStats] | None = None
+        rounds, force = 0, True
         try:
-            while True:
+            while not (forever and self._stop.is_set()):
                 stats = RoundStats()
                 try:
                     housekept = await self._housekeeping(stats, force=force)
-                    current = await plan(self._rt, limit=batch, rng=self._rng)
+                    current = await plan(self._rt, limit=self._rt.settings.sending.batch_size, rng=self._rng)
+                    if in_flight is not None:
+                        task, flight_stats = in_flight
+                        in_flight = None
+                        landed = (await task, flight_stats)
+                    stats.planned = len(current.of("send"))
+                    stats.waiting = len(current.of("wait"))
+                    claimed = await self._apply(current, stats)
+                    if claimed:
+                        decisions = {d.email.id: d for d in current.of("send")}
+                        task = asyncio.create_task(self._send(claimed, decisions, current.now))
+                        in_flight = (task, stats)
+                    if landed is not None:
+                        outcomes, landed_stats = landed
+                        landed = None
+                        await self._record(outcomes, landed_stats)
+                        total.add(landed_stats)
                 except Exception:
                     if not forever:
                         raise
-                    log.exception("outbox_round_failed")  # the next round starts from the store again
-                    current = Plan(now=self._rt.clock())
-                outcomes = await sending if sending is not None else None
-                sending = None
-                stats.planned = len(current.of("send"))
-                stats.waiting = len(current.of("wait"))
-                claimed = await self._apply(current, stats)
-                if claimed:
-                    decisions = {d.email.id: d for d in current.of("send")}
-                    sending = asyncio.create_task(self._send(claimed, decisions, current.now))
-                if outcomes is not None:
-                    await self._record(outcomes, sending_stats)
-                total.add(sending_stats)
-                sending_stats = stats
+                    log.exception("outbox_round_failed")
+                    in_flight, landed = await self._settle(in_flight, landed, total)
+                    await self._pause(poll)
+                    force = True
+                    continue
+                if in_flight is None or in_flight[1] is not stats:
+                    total.add(stats)
                 rounds += 1
-                idle = sending is None and not stats.busy
+                idle = in_flight is None and not stats.busy
                 if idle and not housekept:
                     force = True  # look for follow-ups and orphans once more before calling it idle
                     continue
                 force = False
                 if idle or (max_rounds is not None and rounds >= max_rounds):
-                    if sending is not None:
-                        await self._record(await sending, stats)
-                        sending = None
-                    total.add(stats)
+                    in_flight, landed = await self._settle(in_flight, landed, total)
                     total.waiting = stats.waiting
                     if not forever:
                         return total
-                    sending_stats = RoundStats()
                     if idle:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._stop.wait(), timeout=poll)
-                    rounds = 0
-                    force = True
-                if forever and self._stop.is_set():
-                    return total
+                        await self._pause(poll)
+                    rounds, force = 0, True
+            await self._settle(in_flight, landed, total)
+            return total
         finally:
-            if sending is not None:
-                sending.cancel()
+            if in_flight is not None:
+                in_flight[0].cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await sending
+                    await in_flight[0]
             LIVE_OWNERS.discard(self.owner)
+
+    async def _settle(
+        self,
+        in_flight: tuple[asyncio.Task[list[Outcome]], RoundStats] | None,
+        landed: tuple[list[Outcome], RoundStats] | None,
+        total: RoundStats,
+    ) -> tuple[None, None]:
+        """Finish the batch being sent and record every outcome not yet recorded."""
+        pending = [landed] if landed is not None else []
+        if in_flight is not None:
+            task, flight_stats = in_flight
+            try:
+                pending.append((await task, flight_stats))
+            except Exception:  # its outcomes are lost; the lease and reconciliation settle them
+                log.exception("outbox_batch_failed")
+        for outcomes, batch_stats in pending:
+            await self._record(outcomes, batch_stats)
+            total.add(batch_stats)
+        return None, None
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
 
     async def _apply(self, current: Plan, stats: RoundStats) -> list[Email]:
         rt, now = self._rt, current.now
