@@ -1,59 +1,21 @@
-"""The outreach engine in one process: readiness, enrollment, follow-ups, policy, the compliance seam,
-reconciliation and a person's decisions. Senders here are the built-in outbox or throwaway plugins."""
+"""The outreach engine in one process: readiness, enrollment, follow-ups and the sending policy."""
 
 from __future__ import annotations
 
-import asyncio
-import email
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from email import policy
 
 import pytest
 from engine_helpers import ONE_STEP, SEQUENCE, Clock, enrolled, mailbox, ready_leads
 
 from outreach.kernel import (
-    ComplianceContext,
     DiscoveredBusiness,
-    OutgoingMessage,
-    SendReceipt,
-    TransientSendError,
-    Verdict,
-    hookimpl,
 )
 from outreach.kernel.services import audit
-from outreach.kernel.services.outbox import actions
 from outreach.kernel.services.outbox.planner import explain
 from outreach.kernel.services.outbox.policy import add_delay, window_opening
 from outreach.kernel.states import EmailState
-from outreach.kernel.store.tables import EmailRow, LeadRow, SuppressionRow
-
-
-class Recorder:
-    """A throwaway sender that keeps what it is given (and cannot look anything up)."""
-
-    name = "recorder"
-
-    def __init__(self, delay: float = 0.0, transient: bool = False) -> None:
-        self.delay = delay
-        self.transient = transient
-        self.sent: list[OutgoingMessage] = []
-
-    async def send(self, message: OutgoingMessage) -> SendReceipt:
-        await asyncio.sleep(self.delay)
-        if self.transient:
-            raise TransientSendError("try later", reply="421 busy")
-        self.sent.append(message)
-        return SendReceipt(message_id=message.message_id, detail="recorded")
-
-
-class RecorderPlugin:
-    def __init__(self, sender: Recorder) -> None:
-        self.sender = sender
-
-    @hookimpl
-    def register_senders(self, register) -> None:
-        register(self.sender)
+from outreach.kernel.store.tables import EmailRow, LeadRow
 
 
 def settings_for(make_settings, backend: str = "outbox", mailboxes=None, **sending):
@@ -282,185 +244,3 @@ async def test_minimum_gap_with_jitter_and_the_global_rate_limit(make_settings, 
     assert "global rate limit" in report.limits[0]
     clock.advance(seconds=61)
     assert (await limited.outbox.run_until_idle()).sent == 3
-
-
-# -- the compliance seam -----------------------------------------------------------------------
-
-
-class Legal:
-    """A throwaway compliance plugin: headers and a footer on everything, one block, one defer."""
-
-    name = "legal"
-
-    async def prepare(self, message: OutgoingMessage, context: ComplianceContext) -> OutgoingMessage:
-        return message.with_headers(
-            {
-                "List-Unsubscribe": "<https://x.example/u/1>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            }
-        ).with_footer(
-            "1 Main St, Springfield\nUnsubscribe: https://x.example/u/1", "<p>1 Main St, Springfield</p>"
-        )
-
-    async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
-        assert "1 Main St" in message.text  # checks see the prepared message
-        if message.to_address.startswith("owner0@"):
-            return Verdict.block("the address is on a do-not-contact list")
-        if message.to_address.startswith("owner1@"):
-            return Verdict.defer(context.now + timedelta(hours=3), "the domain asked us to slow down")
-        return Verdict.allow()
-
-
-class LegalPlugin:
-    @hookimpl
-    def register_compliance_checks(self, register) -> None:
-        register(Legal())
-
-
-async def test_compliance_checks_block_defer_and_shape_every_message(
-    make_settings, make_runtime, data_dir
-) -> None:
-    rt = await make_runtime(settings_for(make_settings), extra_plugins=[("legal", LegalPlugin())])
-    clock = Clock()
-    rt.clock = clock
-    firsts = await enrolled(rt, 3)
-    stats = await rt.outbox.run_until_idle()
-    assert (stats.sent, stats.blocked, stats.deferred) == (1, 1, 1)
-    blocked, deferred, sent = [await rt.emails.get(i) for i in sorted(firsts.values())]
-    assert blocked.state == "failed"
-    assert blocked.last_error == "the address is on a do-not-contact list"
-    trail = await audit.trail("email", blocked.id)
-    assert trail[-1].actor == "compliance:legal"
-    assert trail[-1].action == "transition:queued->failed"
-    assert deferred.state == "queued"
-    assert deferred.due_at == clock.now + timedelta(hours=3)
-    (eml,) = (data_dir / "outbox").glob("*.eml")
-    parsed = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
-    assert parsed["Message-ID"] == sent.message_id
-    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert parsed.get_body(("plain",)).get_content().rstrip().endswith("Unsubscribe: https://x.example/u/1")
-    assert "<p>1 Main St, Springfield</p>" in parsed.get_body(("html",)).get_content()
-
-
-async def test_suppressed_addresses_are_never_mailed(runtime) -> None:
-    runtime.clock = Clock()
-    await runtime.sequences.load_text(SEQUENCE, actor="test")
-    ids = await ready_leads(runtime, 2)
-    result = await runtime.enrollment.enroll("intro", ids, actor="test")
-    lead = await runtime.leads.get(ids[0])
-    await SuppressionRow.insert(
-        SuppressionRow(email_hash=runtime.vault.hash_email(lead.email), reason="unsubscribed")
-    )
-    stats = await runtime.outbox.run_until_idle()
-    assert stats.sent == 1
-    assert stats.cancelled == 1
-    assert (await runtime.emails.get(result.enrolled[ids[0]])).state == "cancelled"
-    again = await runtime.enrollment.enroll("intro", ids, actor="test")
-    assert again.enrolled == {}
-
-
-# -- retries, reconciliation and a person's decisions -----------------------------------------
-
-
-async def test_transient_errors_back_off_exponentially_then_fail(make_settings, make_runtime) -> None:
-    sender = Recorder(transient=True)
-    rt = await make_runtime(
-        settings_for(
-            make_settings, backend="recorder", retry_base_seconds=60, retry_max_seconds=600, max_attempts=4
-        ),
-        extra_plugins=[("recorder", RecorderPlugin(sender))],
-    )
-    clock = Clock()
-    rt.clock = clock
-    (email_id,) = (await enrolled(rt, 1)).values()
-    waits = []
-    for _ in range(4):
-        await rt.outbox.run_until_idle()
-        current = await rt.emails.get(email_id)
-        if current.state == "failed":
-            break
-        waits.append((current.due_at - clock.now).total_seconds())
-        clock.now = current.due_at
-    assert 30 <= waits[0] <= 60
-    assert 60 <= waits[1] <= 120
-    assert 120 <= waits[2] <= 240
-    failed = await rt.emails.get(email_id)
-    assert failed.state == "failed"
-    assert failed.attempts == 4
-    assert "421 busy" in failed.last_error
-    assert "gave up after 4 tries" in failed.last_error
-
-
-async def test_an_interrupted_send_without_lookup_waits_for_a_person(make_settings, make_runtime) -> None:
-    sender = Recorder()
-    rt = await make_runtime(
-        settings_for(make_settings, backend="recorder"), extra_plugins=[("recorder", RecorderPlugin(sender))]
-    )
-    firsts = await enrolled(rt, 2)
-    ids = sorted(firsts.values())
-    await EmailRow.update(
-        {
-            EmailRow.state: "sending",
-            EmailRow.claimed_by: "nowhere:4000000:dead",
-            EmailRow.claimed_at: datetime.now(UTC) - timedelta(hours=1),
-            EmailRow.sender_backend: "recorder",
-        }
-    ).where(EmailRow.id.is_in(ids))
-    stats = await rt.outbox.run_until_idle()
-    assert stats.reconciled == 2
-    assert sender.sent == []
-    attention = await rt.emails.list(needs_attention=True)
-    assert sorted(e.id for e in attention.items) == ids
-    assert (await rt.outbox.run_until_idle()).sent == 0  # nothing is resent on its own
-    await actions.mark_sent(rt, ids[0], actor="web")
-    await actions.requeue(rt, ids[1], actor="web")
-    assert (await rt.outbox.run_until_idle()).sent == 1
-    assert [m.email_id for m in sender.sent] == [ids[1]]
-    states = [(await rt.emails.get(i)).state for i in ids]
-    assert states == ["sent", "sent"]
-    with pytest.raises(Exception, match="needs-attention"):
-        await actions.requeue(rt, ids[0], actor="web")
-
-
-async def test_two_workers_in_one_process_never_send_one_email_twice(make_settings, make_runtime) -> None:
-    sender = Recorder(delay=0.002)
-    rt = await make_runtime(
-        settings_for(make_settings, backend="recorder", batch_size=4),
-        extra_plugins=[("recorder", RecorderPlugin(sender))],
-    )
-    await enrolled(rt, 40)
-    from outreach.kernel.services.outbox.worker import OutboxWorker
-
-    first, second = OutboxWorker(rt), OutboxWorker(rt)
-    results = await asyncio.gather(first.run_until_idle(), second.run_until_idle())
-    assert sum(r.sent for r in results) == 40
-    assert all(r.sent > 0 for r in results)
-    counts = Counter(m.message_id for m in sender.sent)
-    assert len(counts) == 40
-    assert max(counts.values()) == 1
-
-
-async def test_dry_run_says_what_goes_now_and_why_the_rest_waits(make_settings, make_runtime) -> None:
-    rt = await make_runtime(settings_for(make_settings, mailboxes=[mailbox(daily_cap=1)]))
-    rt.clock = Clock()
-    await enrolled(rt, 3)
-    report = await explain(rt)
-    actions_seen = Counter(item.action for item in report.items)
-    assert actions_seen["send"] == 1
-    assert actions_seen["wait"] == 2
-    assert any("today's cap" in (item.reason or "") for item in report.items if item.action == "wait")
-    assert (await rt.emails.count_by_state())["queued"] == 3  # the dry run wrote nothing
-
-
-async def test_the_worker_runs_in_the_background_of_serve_and_worker(
-    make_settings, make_runtime, data_dir
-) -> None:
-    rt = await make_runtime(settings_for(make_settings, poll_seconds=0.05))
-    await enrolled(rt, 2)
-    await rt.start_background()
-    for _ in range(100):
-        if (await rt.emails.count_by_state())["sent"] == 2:
-            break
-        await asyncio.sleep(0.05)
-    assert (await rt.emails.count_by_state())["sent"] == 2
-    assert len(list((data_dir / "outbox").glob("*.eml"))) == 2

@@ -28,7 +28,7 @@ from ...states import EmailState
 from ...store.engine import read_transaction
 from ...store.mapping import email_from_row, lead_from_row
 from ...store.tables import EmailRow, EnrollmentRow, LeadRow
-from ..enrollment import STOPPING_STATES, suppressed_hashes
+from ..followups import STOPPING_STATES, suppressed_hashes
 from ..mailboxes import SENT_STATES
 from .ledger import breathe
 from .messages import outgoing, redact_address
