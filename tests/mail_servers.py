@@ -1,6 +1,7 @@
-"""Real mail servers on loopback for the engine's tests: an aiosmtpd sink (STARTTLS, implicit
-TLS, AUTH, injected faults) that can file what it accepts into a Maildir, a self-signed
-certificate made with ``cryptography``, and a throwaway Dovecot serving that Maildir over IMAP.
+"""An SMTP server on loopback for the engine's tests: an aiosmtpd sink (STARTTLS, implicit TLS,
+AUTH, injected faults) that can file what it accepts into a Maildir (a Dovecot from
+``support.dovecot`` then serves it as the Sent folder), and a self-signed certificate made
+with ``cryptography``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,7 @@ import email
 import ipaddress
 import os
 import random
-import shutil
-import socket
 import ssl
-import subprocess
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -225,119 +222,3 @@ class Sink:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Dovecot:
-    """A throwaway Dovecot serving one user's Maildir over IMAP (plain, loopback only)."""
-
-    def __init__(self, user: str = "ann", password: str = "imap-secret") -> None:
-        # Its own directory under /tmp, traversable by Dovecot's unprivileged auth process
-        # (pytest's temporary directories are private to their owner).
-        self.root = Path(tempfile.mkdtemp(prefix="outreach-dovecot-"))
-        self.root.chmod(0o755)
-        self.user = user
-        self.password = password
-        self.port = free_port()
-        self.maildir = self.root / "mail" / user
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def sent_folder(self) -> Path:
-        """The Maildir++ folder ``Sent`` (created)."""
-        folder = self.maildir / ".Sent"
-        for sub in ("cur", "new", "tmp"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-        for sub in ("cur", "new", "tmp"):
-            (self.maildir / sub).mkdir(parents=True, exist_ok=True)
-        return folder
-
-    def start(self) -> Dovecot:
-        self.sent_folder()
-        run = self.root / "run"
-        run.mkdir(parents=True, exist_ok=True)
-        passwd = self.root / "passwd"
-        passwd.write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n")
-        passwd.chmod(0o644)
-        import pwd
-
-        owner = pwd.getpwuid(os.getuid()).pw_name
-        # Dovecot's login processes refuse to run as root; Debian's package creates these users.
-        login_user = "dovenull" if os.getuid() == 0 else owner
-        internal_user = "dovecot" if os.getuid() == 0 else owner
-        # Nor will it read mail as root: the mail belongs to the internal user then.
-        mail_uid, mail_gid = pwd.getpwnam(internal_user).pw_uid, pwd.getpwnam(internal_user).pw_gid
-        for path in [self.root / "mail", *(self.root / "mail").rglob("*")]:
-            os.chown(path, mail_uid, mail_gid)
-        config = self.root / "dovecot.conf"
-        config.write_text(
-            f"""
-protocols = imap
-listen = 127.0.0.1
-base_dir = {run}
-state_dir = {self.root / "state"}
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-log_path = {self.root / "dovecot.log"}
-mail_location = maildir:{self.root / "mail"}/%u
-mail_uid = {mail_uid}
-mail_gid = {mail_gid}
-first_valid_uid = 1
-default_login_user = {login_user}
-default_internal_user = {internal_user}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {self.port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-service imap-login {{
-  chroot =
-}}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {passwd}
-}}
-userdb {{
-  driver = static
-  args = uid={mail_uid} gid={mail_gid} home={self.root / "mail"}/%u
-}}
-"""
-        )
-        (self.root / "state").mkdir(exist_ok=True)
-        dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
-        self.process = subprocess.Popen(
-            [dovecot, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                if self.process.poll() is not None:
-                    output = self.process.stdout.read().decode() if self.process.stdout else ""
-                    raise RuntimeError(f"dovecot exited: {output}") from None
-                time.sleep(0.05)
-        raise RuntimeError("dovecot did not start listening")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        shutil.rmtree(self.root, ignore_errors=True)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import enrolled
-from mail_servers import Dovecot, Sink, SinkHandler
+from mail_servers import Sink, SinkHandler
+from support.dovecot import ImapServer, running_dovecot
 
 from outreach.kernel.config import load_settings
 from outreach.kernel.runtime import Runtime
@@ -29,7 +30,7 @@ body = "Hi {{ first_name | default('there') }}, {{ first_line }}"
 """
 
 
-def write_config(path: Path, data_dir: Path, smtp_port: int, imap: Dovecot | None, batch: int) -> Path:
+def write_config(path: Path, data_dir: Path, smtp_port: int, imap: ImapServer | None, batch: int) -> Path:
     sent_folder = ""
     if imap is not None:
         sent_folder = f"""
@@ -37,7 +38,7 @@ def write_config(path: Path, data_dir: Path, smtp_port: int, imap: Dovecot | Non
 host = "127.0.0.1"
 port = {imap.port}
 tls = false
-username = "{imap.user}"
+username = "{imap.username}"
 password = "env:OUTREACH_TEST_IMAP_PASSWORD"
 folder = "Sent"
 """
@@ -80,7 +81,7 @@ async def prepare(config: Path, count: int) -> None:
 
 
 async def worker(config: Path, *args: str) -> asyncio.subprocess.Process:
-    env = {**os.environ, "OUTREACH_TEST_IMAP_PASSWORD": "imap-secret"}
+    env = {**os.environ, "OUTREACH_TEST_IMAP_PASSWORD": "imap-secret"}  # running_dovecot's default
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -103,9 +104,18 @@ async def outbox_json(config: Path) -> list[dict]:
 
 @pytest.fixture
 def dovecot():
-    server = Dovecot().start()
-    yield server
-    server.stop()
+    with running_dovecot() as server:
+        yield server
+
+
+def sent_folder(imap: ImapServer) -> Path:
+    """The account's Sent folder as a Maildir++ directory the sink can file messages into."""
+    folder = imap.root / "mail" / imap.username / ".Sent"
+    owner = (imap.root / "mail").stat()
+    for path in (folder.parent, folder, folder / "cur", folder / "new", folder / "tmp"):
+        path.mkdir(exist_ok=True)
+        os.chown(path, owner.st_uid, owner.st_gid)
+    return folder
 
 
 async def test_a_worker_killed_mid_batch_then_restarted_sends_every_email_exactly_once(
@@ -118,7 +128,7 @@ async def test_a_worker_killed_mid_batch_then_restarted_sends_every_email_exactl
         if len(handler.received) == 15 and "pid" in victim:
             os.kill(victim["pid"], signal.SIGKILL)
 
-    handler = SinkHandler(maildir=dovecot.sent_folder(), on_message=kill_on_fifteenth)
+    handler = SinkHandler(maildir=sent_folder(dovecot), on_message=kill_on_fifteenth)
     sink = await Sink(handler).start()
     try:
         config = write_config(tmp_path / "outreach.toml", tmp_path / "data", sink.port, dovecot, batch=10)
