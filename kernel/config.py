@@ -245,6 +245,24 @@ def _redact(value: Any, key: str = "") -> Any:
     return value
 
 
+def secret_references(data: Any, found: dict[str, str] | None = None) -> dict[str, str]:
+    """Every secret reference in ``data`` (as from :func:`settings_as_dict`), each ``set`` or ``missing``."""
+    found = {} if found is None else found
+    if isinstance(data, dict):
+        for item in data.values():
+            secret_references(item, found)
+    elif isinstance(data, list):
+        for item in data:
+            secret_references(item, found)
+    elif isinstance(data, str):
+        try:
+            ref = SecretRef(data)
+        except ValueError:
+            return found
+        found[str(ref)] = "set" if ref.available() else "missing"
+    return found
+
+
 def settings_as_dict(settings: Settings) -> dict[str, Any]:
     """The settings as plain data; secrets appear as their references, never resolved."""
     data = _redact(msgspec.to_builtins(settings, enc_hook=_enc_hook))

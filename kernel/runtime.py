@@ -20,6 +20,7 @@ from .services import discovery
 from .services.emails import EmailService
 from .services.jobs import JobService
 from .services.leads import LeadService
+from .services.suppressions import SuppressionService
 from .store.engine import open_database
 
 log = structlog.get_logger("outreach.runtime")
@@ -36,6 +37,7 @@ class Runtime:
         self.leads = LeadService(self)
         self.emails = EmailService(self)
         self.jobs = JobService()
+        self.suppressions = SuppressionService(self)
         self.runner = JobRunner(self)
         self.runner.register(discovery.JOB_KIND, discovery.run_discovery)
 

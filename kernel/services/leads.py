@@ -46,6 +46,8 @@ SORTS = {
     "business_name": LeadRow.business_name,
     "category": LeadRow.category,
     "city": LeadRow.city,
+    "location": LeadRow.location,
+    "state": LeadRow.lifecycle_state,
     "score": LeadRow.score,
     "rating": LeadRow.rating,
     "created_at": LeadRow.created_at,

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from ..crypto import Vault
-from ..models import AuditEntry, Email, EnrichmentRecord, Job, Lead
+from ..models import AuditEntry, Email, EnrichmentRecord, Job, Lead, Suppression
 from ..states import review_status
 
 #: Lead columns that hold encrypted personal data.
@@ -139,6 +139,17 @@ def job_from_row(row: dict[str, Any]) -> Job:
         created_at=row.get("created_at"),
         started_at=row.get("started_at"),
         finished_at=row.get("finished_at"),
+    )
+
+
+def suppression_from_row(row: dict[str, Any], vault: Vault) -> Suppression:
+    """A :class:`Suppression` from a ``suppressions`` row."""
+    return Suppression(
+        id=row["id"],
+        email=vault.decrypt(row.get("email")),
+        reason=row.get("reason") or "manual",
+        source=row.get("source"),
+        created_at=row.get("created_at"),
     )
 
 

@@ -1,0 +1,72 @@
+"""``/api/v1/suppressions``: the addresses outreach must never mail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from outreach.kernel.models import Suppression
+
+from . import WEB_ACTOR, runtime
+
+
+class SuppressionList(msgspec.Struct, kw_only=True):
+    """A page of suppressed addresses."""
+
+    items: list[Suppression]
+    total: int
+    page: int
+    per_page: int
+
+
+class SuppressionRequest(msgspec.Struct, kw_only=True):
+    """An address to suppress, why, and where the request came from."""
+
+    email: str
+    reason: str = "manual"
+    source: str | None = None
+
+
+class SuppressionsApi(Controller):
+    """The suppression list as JSON."""
+
+    path = "/api/v1/suppressions"
+    tags = ("suppressions",)
+
+    @get("/")
+    async def list_suppressions(
+        self,
+        request: Request[Any, Any, Any],
+        reason: FromQuery[str | None] = None,
+        page: FromQuery[int] = 1,
+        per_page: FromQuery[int] = 50,
+    ) -> SuppressionList:
+        """Suppressed addresses, newest first, optionally with one reason."""
+        result = await runtime(request).suppressions.list(reason=reason, page=page, per_page=per_page)
+        return SuppressionList(
+            items=result.items, total=result.total, page=result.page, per_page=result.per_page
+        )
+
+    @post("/", status_code=201)
+    async def add_suppression(
+        self, request: Request[Any, Any, Any], data: JSONBody[SuppressionRequest]
+    ) -> Suppression:
+        """Suppress an address (adding one already on the list returns its entry unchanged)."""
+        return await runtime(request).suppressions.add(
+            data.email, reason=data.reason, source=data.source or "api", actor=WEB_ACTOR
+        )
+
+    @get("/{suppression_id:int}")
+    async def get_suppression(self, request: Request[Any, Any, Any], suppression_id: FromPath[int]) -> Suppression:
+        """One entry."""
+        return await runtime(request).suppressions.get(suppression_id)
+
+    @delete("/{suppression_id:int}", status_code=200)
+    async def remove_suppression(
+        self, request: Request[Any, Any, Any], suppression_id: FromPath[int]
+    ) -> Suppression:
+        """Take an address off the list; answers the entry that was removed."""
+        return await runtime(request).suppressions.remove(suppression_id, actor=WEB_ACTOR)
