@@ -10,6 +10,8 @@ from outreach.kernel.runtime import Runtime
 
 #: Who the audit log names for actions taken in the browser.
 WEB_ACTOR = "web"
+#: Who the audit log names for actions taken through the JSON API.
+API_ACTOR = "api"
 
 
 def runtime(request: Request[Any, Any, Any]) -> Runtime:

@@ -18,7 +18,7 @@ from outreach.kernel.models import Email, Job, Lead
 from outreach.kernel.services.leads import SORTS, BulkResult, LeadDetail, LeadQuery
 from outreach.kernel.states import EmailState, LeadState
 
-from . import WEB_ACTOR, runtime
+from . import API_ACTOR, runtime
 
 
 class LeadList(msgspec.Struct, kw_only=True):
@@ -119,7 +119,7 @@ class LeadsApi(Controller):
         """Change a lead's state (an illegal change answers 409 naming both states)."""
         _check_state(data.state, LeadState)
         return await runtime(request).leads.transition(
-            lead_id, data.state, actor=WEB_ACTOR, expected_version=data.version
+            lead_id, data.state, actor=API_ACTOR, expected_version=data.version
         )
 
     @post("/bulk", status_code=200)
@@ -139,7 +139,7 @@ class LeadsApi(Controller):
             )
         else:
             raise InvalidInput("Say which leads: give 'ids' or a 'filter'.")
-        return await rt.leads.transition_many(ids, data.state, actor=WEB_ACTOR)
+        return await rt.leads.transition_many(ids, data.state, actor=API_ACTOR)
 
 
 class EmailsApi(Controller):
@@ -194,11 +194,11 @@ class JobsApi(Controller):
     async def cancel_job(self, request: Request[Any, Any, Any], job_id: FromPath[int]) -> Job:
         """Ask a job to stop (a queued one is cancelled at once, a running one at its next check)."""
         rt = runtime(request)
-        job = await rt.jobs.request_cancel(job_id, actor=WEB_ACTOR)
+        job = await rt.jobs.request_cancel(job_id, actor=API_ACTOR)
         rt.runner.cancel(job_id)
         return job
 
     @post("/{job_id:int}/resume", status_code=200)
     async def resume_job(self, request: Request[Any, Any, Any], job_id: FromPath[int]) -> Job:
         """Queue an interrupted or failed job again."""
-        return await runtime(request).jobs.resume(job_id, actor=WEB_ACTOR)
+        return await runtime(request).jobs.resume(job_id, actor=API_ACTOR)

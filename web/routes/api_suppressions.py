@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from outreach.kernel.models import Suppression
 
-from . import WEB_ACTOR, runtime
+from . import API_ACTOR, runtime
 
 
 class SuppressionList(msgspec.Struct, kw_only=True):
@@ -56,7 +56,7 @@ class SuppressionsApi(Controller):
     ) -> Suppression:
         """Suppress an address (adding one already on the list returns its entry unchanged)."""
         return await runtime(request).suppressions.add(
-            data.email, reason=data.reason, source=data.source or "api", actor=WEB_ACTOR
+            data.email, reason=data.reason, source=data.source or "api", actor=API_ACTOR
         )
 
     @get("/{suppression_id:int}")
@@ -69,4 +69,4 @@ class SuppressionsApi(Controller):
         self, request: Request[Any, Any, Any], suppression_id: FromPath[int]
     ) -> Suppression:
         """Take an address off the list; answers the entry that was removed."""
-        return await runtime(request).suppressions.remove(suppression_id, actor=WEB_ACTOR)
+        return await runtime(request).suppressions.remove(suppression_id, actor=API_ACTOR)
