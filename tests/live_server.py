@@ -55,7 +55,8 @@ class LiveServer:
         return self
 
     def _read(self, found: queue.Queue[str]) -> None:
-        assert self._process is not None and self._process.stderr is not None
+        assert self._process is not None
+        assert self._process.stderr is not None
         for line in self._process.stderr:
             self.lines.append(line)
             match = _RUNNING.search(line + " ")

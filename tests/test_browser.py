@@ -70,7 +70,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def api(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client:
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    ) as client:
         yield client
 
 
@@ -97,7 +99,8 @@ def context(browser: Browser, server: LiveServer) -> Iterator[BrowserContext]:
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{server.url}/leads")
     cookie = next(c for c in ctx.cookies() if c["name"] == "outreach_session")
-    assert cookie["httpOnly"] and TOKEN not in cookie["value"]
+    assert cookie["httpOnly"]
+    assert TOKEN not in cookie["value"]
     page.close()
     yield ctx
     ctx.close()
@@ -121,7 +124,11 @@ def imported(context: BrowserContext, api: httpx.Client, tmp_path_factory: pytes
     expect(page.locator("#results")).to_contain_text("Rise Bakery")
     shot(page, "leads-imported")
     page.close()
-    for state, source in (("analyzing", "discovered"), ("analyzed", "analyzing"), ("pending_review", "analyzed")):
+    for state, source in (
+        ("analyzing", "discovered"),
+        ("analyzed", "analyzing"),
+        ("pending_review", "analyzed"),
+    ):
         moved = api.post("/api/v1/leads/bulk", json={"state": state, "filter": {"state": source}})
         assert moved.status_code == 200, moved.text
         assert len(moved.json()["changed"]) == 11
@@ -137,7 +144,11 @@ def row(page: Page, name: str) -> Any:
 
 
 def lead_by_name(api: httpx.Client, name: str) -> dict[str, Any]:
-    (lead,) = [item for item in api.get("/api/v1/leads", params={"q": name}).json()["items"] if item["business_name"] == name]
+    (lead,) = [
+        item
+        for item in api.get("/api/v1/leads", params={"q": name}).json()["items"]
+        if item["business_name"] == name
+    ]
     return lead
 
 
@@ -222,8 +233,12 @@ def test_bulk_approve_everything_matching_a_filter(context, imported, api) -> No
     assert_no_navigation(page)
     shot(page, "leads-bulk-summary")
 
-    states = {item["business_name"]: item["lifecycle_state"] for item in api.get("/api/v1/leads", params={"category": "Bakery"}).json()["items"]}
-    assert set(states.values()) == {"approved"} and len(states) == 4
+    states = {
+        item["business_name"]: item["lifecycle_state"]
+        for item in api.get("/api/v1/leads", params={"category": "Bakery"}).json()["items"]
+    }
+    assert set(states.values()) == {"approved"}
+    assert len(states) == 4
     assert lead_by_name(api, "Acme Dental")["lifecycle_state"] == "pending_review"
     page.close()
 

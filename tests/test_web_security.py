@@ -12,7 +12,6 @@ from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
 from outreach.kernel import DiscoveredBusiness, hookimpl
-from outreach.kernel.config import Settings
 from outreach.kernel.errors import ConfigError
 from outreach.web import create_app
 from outreach.web.security import SESSION_COOKIE, check_bind, is_loopback, safe_next
@@ -23,7 +22,9 @@ TOKEN = "s3cret-token-for-tests"
 
 def _concrete(path: str) -> str:
     """A route path with every parameter filled in (``{lead_id:int}`` -> ``1``)."""
-    return re.sub(r"\{[^}:]+:int\}", "1", re.sub(r"\{[^}:]+:str\}", "approve", re.sub(r"\{[^}:]+:path\}", "x", path)))
+    return re.sub(
+        r"\{[^}:]+:int\}", "1", re.sub(r"\{[^}:]+:str\}", "approve", re.sub(r"\{[^}:]+:path\}", "x", path))
+    )
 
 
 def _token(html: str) -> str:
@@ -61,9 +62,15 @@ async def test_every_unsafe_route_refuses_a_request_without_a_csrf_token(runtime
                 assert "Traceback" not in answer.text
                 walked.append(f"{method} {route.path}")
     # The walk met the routes that matter (a new unsafe route is covered without listing it here).
-    for expected in ("POST /leads/{lead_id:int}/{action:str}", "POST /leads/bulk", "POST /leads/import",
-                     "POST /api/v1/leads/bulk", "DELETE /api/v1/suppressions/{suppression_id:int}",
-                     "POST /jobs/{job_id:int}/cancel", "POST /login"):
+    for expected in (
+        "POST /leads/{lead_id:int}/{action:str}",
+        "POST /leads/bulk",
+        "POST /leads/import",
+        "POST /api/v1/leads/bulk",
+        "DELETE /api/v1/suppressions/{suppression_id:int}",
+        "POST /jobs/{job_id:int}/cancel",
+        "POST /login",
+    ):
         assert expected in walked
     assert (await runtime.leads.get(lead.id)).lifecycle_state == "discovered"
 
@@ -71,15 +78,19 @@ async def test_every_unsafe_route_refuses_a_request_without_a_csrf_token(runtime
 async def test_the_csrf_token_from_the_page_is_accepted(runtime) -> None:
     async with AsyncTestClient(app=create_app(runtime)) as client:
         token = _token((await client.get("/leads")).text)
-        added = await client.post("/api/v1/suppressions", json={"email": "a@b.example"}, headers={"x-csrftoken": token})
+        added = await client.post(
+            "/api/v1/suppressions", json={"email": "a@b.example"}, headers={"x-csrftoken": token}
+        )
         assert added.status_code == 201
-        forged = await client.post("/api/v1/suppressions", json={"email": "c@d.example"}, headers={"x-csrftoken": "f" * 128})
+        forged = await client.post(
+            "/api/v1/suppressions", json={"email": "c@d.example"}, headers={"x-csrftoken": "f" * 128}
+        )
         assert forged.status_code == 403
         assert forged.json()["error"].startswith("This form has expired")
 
 
 async def test_with_an_access_token_every_request_needs_it(guarded) -> None:
-    rt, app = guarded
+    _rt, app = guarded
     async with AsyncTestClient(app=app) as client:
         page = await client.get("/leads?state=approved", follow_redirects=False)
         assert page.status_code == 303
@@ -89,7 +100,8 @@ async def test_with_an_access_token_every_request_needs_it(guarded) -> None:
         assert "Bearer" in api.json()["error"]
         assert api.headers["www-authenticate"].startswith("Bearer")
         htmx = await client.get("/leads", headers={"HX-Request": "true"})
-        assert htmx.status_code == 401 and htmx.headers["hx-redirect"].startswith("/login")
+        assert htmx.status_code == 401
+        assert htmx.headers["hx-redirect"].startswith("/login")
         wrong = await client.get("/api/v1/leads", headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
         assert (await client.get("/healthz")).status_code == 200
@@ -104,7 +116,9 @@ async def test_the_bearer_token_lets_scripts_in_without_csrf(guarded) -> None:
     async with AsyncTestClient(app=app) as client:
         listed = await client.get("/api/v1/leads", headers=bearer)
         assert listed.json()["total"] == 1
-        moved = await client.post(f"/api/v1/leads/{lead.id}/transition", json={"state": "analyzing"}, headers=bearer)
+        moved = await client.post(
+            f"/api/v1/leads/{lead.id}/transition", json={"state": "analyzing"}, headers=bearer
+        )
         assert moved.status_code == 200, moved.text
         assert moved.json()["lifecycle_state"] == "analyzing"
 
@@ -121,12 +135,16 @@ async def test_login_sets_an_httponly_cookie_and_the_cookie_still_needs_csrf(gua
         login = await client.post(
             "/login", data={"token": TOKEN, "next": "/leads", "_csrf_token": token}, follow_redirects=False
         )
-        assert login.status_code == 303 and login.headers["location"] == "/leads"
+        assert login.status_code == 303
+        assert login.headers["location"] == "/leads"
         cookie = login.headers["set-cookie"]
-        assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
+        assert cookie.startswith(f"{SESSION_COOKIE}=")
+        assert "HttpOnly" in cookie
+        assert "samesite=strict" in cookie.lower()
         assert TOKEN not in cookie
         page = await client.get("/leads")
-        assert page.status_code == 200 and "Cookie" in page.text
+        assert page.status_code == 200
+        assert "Cookie" in page.text
         # A signed-in browser is exactly what a forged cross-site form rides on: CSRF still applies.
         forged = await client.post(f"/leads/{lead.id}/approve", headers={"HX-Request": "true"})
         assert forged.status_code == 403
@@ -154,7 +172,18 @@ def test_binding_beyond_loopback_needs_an_access_token(make_settings) -> None:
 
 def test_serve_refuses_a_public_address_without_a_token(tmp_path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "outreach.web.cli", "--data-dir", str(tmp_path), "serve", "--host", "0.0.0.0", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "outreach.web.cli",
+            "--data-dir",
+            str(tmp_path),
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -164,7 +193,9 @@ def test_serve_refuses_a_public_address_without_a_token(tmp_path) -> None:
     assert "Traceback" not in result.stderr
 
 
-async def test_a_missing_token_secret_stops_the_app_from_starting(make_settings, make_runtime, monkeypatch) -> None:
+async def test_a_missing_token_secret_stops_the_app_from_starting(
+    make_settings, make_runtime, monkeypatch
+) -> None:
     monkeypatch.delenv("OUTREACH_ABSENT_TOKEN", raising=False)
     rt = await make_runtime(make_settings(web={"access_token": "env:OUTREACH_ABSENT_TOKEN"}))
     with pytest.raises(ConfigError, match="OUTREACH_ABSENT_TOKEN"):
@@ -189,7 +220,8 @@ async def test_a_bug_shows_a_friendly_page_without_a_traceback(settings, make_ru
         page = await client.get("/crash")
         assert page.status_code == 500
         assert "Something went wrong" in page.text
-        assert "Traceback" not in page.text and "secret internals" not in page.text
+        assert "Traceback" not in page.text
+        assert "secret internals" not in page.text
         fragment = await client.get("/crash", headers={"HX-Request": "true"})
         assert fragment.headers["hx-retarget"] == "#flash"
 

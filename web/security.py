@@ -155,7 +155,9 @@ async def _refuse(connection: ASGIConnection, send: Send) -> None:
 
 def csrf_config(secret: str) -> CSRFConfig:
     """The CSRF settings: a SameSite=Strict cookie, the token in a header or form field."""
-    return CSRFConfig(secret=secret, cookie_name=CSRF_COOKIE, cookie_samesite="strict", header_name=CSRF_HEADER)
+    return CSRFConfig(
+        secret=secret, cookie_name=CSRF_COOKIE, cookie_samesite="strict", header_name=CSRF_HEADER
+    )
 
 
 def csrf_middleware(config: CSRFConfig) -> Middleware:

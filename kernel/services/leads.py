@@ -84,25 +84,34 @@ class LeadDetail(msgspec.Struct, kw_only=True):
     audit: list[Any] = []
 
 
+def _contains(column: Any, text: str) -> Any:
+    """``column`` contains ``text``, ignoring case.
+
+    SQLite's LIKE already ignores ASCII case (Piccolo warns on every ILIKE there);
+    PostgreSQL needs ILIKE.
+    """
+    pattern = f"%{text}%"
+    if getattr(LeadRow._meta.db, "engine_type", "") == "sqlite":
+        return column.like(pattern)
+    return column.ilike(pattern)
+
+
 def _where(query: LeadQuery) -> Any:
     clauses = []
     if query.state:
         clauses.append(LeadRow.lifecycle_state == query.state)
     if query.category:
-        clauses.append(LeadRow.category.ilike(f"%{query.category}%"))
+        clauses.append(_contains(LeadRow.category, query.category))
     if query.location:
-        clauses.append(
-            LeadRow.location.ilike(f"%{query.location}%") | LeadRow.city.ilike(f"%{query.location}%")
-        )
+        clauses.append(_contains(LeadRow.location, query.location) | _contains(LeadRow.city, query.location))
     if query.min_score is not None:
         clauses.append(LeadRow.score >= query.min_score)
     if query.text:
-        pattern = f"%{query.text}%"
         clauses.append(
-            LeadRow.business_name.ilike(pattern)
-            | LeadRow.category.ilike(pattern)
-            | LeadRow.location.ilike(pattern)
-            | LeadRow.website_url.ilike(pattern)
+            _contains(LeadRow.business_name, query.text)
+            | _contains(LeadRow.category, query.text)
+            | _contains(LeadRow.location, query.text)
+            | _contains(LeadRow.website_url, query.text)
         )
     where = None
     for clause in clauses:

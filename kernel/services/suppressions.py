@@ -98,7 +98,9 @@ class SuppressionService:
         digest = self._rt.vault.hash_email(email)
         if digest is None:
             return False
-        row = await SuppressionRow.select(SuppressionRow.id).where(SuppressionRow.email_hash == digest).first()
+        row = (
+            await SuppressionRow.select(SuppressionRow.id).where(SuppressionRow.email_hash == digest).first()
+        )
         return row is not None
 
     async def list(self, *, reason: str | None = None, page: int = 1, per_page: int = 50) -> Page:

@@ -11,14 +11,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from outreach.kernel.errors import InvalidInput
 from outreach.kernel.models import Email, Job, Lead
 from outreach.kernel.services.leads import SORTS, BulkResult, LeadDetail, LeadQuery
 from outreach.kernel.states import EmailState, LeadState
 
-from . import API_ACTOR, runtime
+from . import API_ACTOR, API_ERRORS, PageNumber, PageSize, RecordId, runtime
 
 
 class LeadList(msgspec.Struct, kw_only=True):
@@ -75,7 +75,7 @@ class LeadsApi(Controller):
     path = "/api/v1/leads"
     tags = ("leads",)
 
-    @get("/")
+    @get("/", responses=API_ERRORS)
     async def list_leads(
         self,
         request: Request[Any, Any, Any],
@@ -86,8 +86,8 @@ class LeadsApi(Controller):
         q: FromQuery[str | None] = None,
         sort: FromQuery[str] = "id",
         descending: FromQuery[bool] = False,
-        page: FromQuery[int] = 1,
-        per_page: FromQuery[int] = 50,
+        page: PageNumber = 1,
+        per_page: PageSize = 50,
     ) -> LeadList:
         """Leads filtered by state, category, location, minimum score and free text; sorted; paged."""
         _check_state(lifecycle_state, LeadState)
@@ -107,14 +107,14 @@ class LeadsApi(Controller):
         result = await runtime(request).leads.list(query)
         return LeadList(items=result.items, total=result.total, page=result.page, per_page=result.per_page)
 
-    @get("/{lead_id:int}")
-    async def get_lead(self, request: Request[Any, Any, Any], lead_id: FromPath[int]) -> LeadDetail:
+    @get("/{lead_id:int}", responses=API_ERRORS)
+    async def get_lead(self, request: Request[Any, Any, Any], lead_id: RecordId) -> LeadDetail:
         """One lead with its emails and audit trail."""
         return await runtime(request).leads.detail(lead_id)
 
-    @post("/{lead_id:int}/transition", status_code=200)
+    @post("/{lead_id:int}/transition", status_code=200, responses=API_ERRORS)
     async def transition(
-        self, request: Request[Any, Any, Any], lead_id: FromPath[int], data: JSONBody[TransitionRequest]
+        self, request: Request[Any, Any, Any], lead_id: RecordId, data: JSONBody[TransitionRequest]
     ) -> Lead:
         """Change a lead's state (an illegal change answers 409 naming both states)."""
         _check_state(data.state, LeadState)
@@ -122,7 +122,7 @@ class LeadsApi(Controller):
             lead_id, data.state, actor=API_ACTOR, expected_version=data.version
         )
 
-    @post("/bulk", status_code=200)
+    @post("/bulk", status_code=200, responses=API_ERRORS)
     async def bulk(self, request: Request[Any, Any, Any], data: JSONBody[BulkRequest]) -> BulkResult:
         """Move many leads at once; the answer lists what moved and, for the rest, why not."""
         _check_state(data.state, LeadState)
@@ -148,13 +148,13 @@ class EmailsApi(Controller):
     path = "/api/v1/emails"
     tags = ("emails",)
 
-    @get("/")
+    @get("/", responses=API_ERRORS)
     async def list_emails(
         self,
         request: Request[Any, Any, Any],
         email_state: Annotated[str | None, QueryParameter(name="state")] = None,
-        page: FromQuery[int] = 1,
-        per_page: FromQuery[int] = 50,
+        page: PageNumber = 1,
+        per_page: PageSize = 50,
     ) -> EmailList:
         """Emails, newest first, optionally in one state."""
         _check_state(email_state, EmailState)
@@ -163,8 +163,8 @@ class EmailsApi(Controller):
         )
         return EmailList(items=result.items, total=result.total, page=result.page, per_page=result.per_page)
 
-    @get("/{email_id:int}")
-    async def get_email(self, request: Request[Any, Any, Any], email_id: FromPath[int]) -> Email:
+    @get("/{email_id:int}", responses=API_ERRORS)
+    async def get_email(self, request: Request[Any, Any, Any], email_id: RecordId) -> Email:
         """One email with its tracking state."""
         return await runtime(request).emails.get(email_id)
 
@@ -175,30 +175,30 @@ class JobsApi(Controller):
     path = "/api/v1/jobs"
     tags = ("jobs",)
 
-    @get("/")
+    @get("/", responses=API_ERRORS)
     async def list_jobs(
         self,
         request: Request[Any, Any, Any],
         job_state: Annotated[str | None, QueryParameter(name="state")] = None,
-        limit: FromQuery[int] = 50,
+        limit: PageSize = 50,
     ) -> list[Job]:
         """Recent jobs, newest first."""
         return await runtime(request).jobs.list(state=job_state, limit=max(1, min(limit, 500)))
 
-    @get("/{job_id:int}")
-    async def get_job(self, request: Request[Any, Any, Any], job_id: FromPath[int]) -> Job:
+    @get("/{job_id:int}", responses=API_ERRORS)
+    async def get_job(self, request: Request[Any, Any, Any], job_id: RecordId) -> Job:
         """One job with its progress."""
         return await runtime(request).jobs.get(job_id)
 
-    @post("/{job_id:int}/cancel", status_code=200)
-    async def cancel_job(self, request: Request[Any, Any, Any], job_id: FromPath[int]) -> Job:
+    @post("/{job_id:int}/cancel", status_code=200, responses=API_ERRORS)
+    async def cancel_job(self, request: Request[Any, Any, Any], job_id: RecordId) -> Job:
         """Ask a job to stop (a queued one is cancelled at once, a running one at its next check)."""
         rt = runtime(request)
         job = await rt.jobs.request_cancel(job_id, actor=API_ACTOR)
         rt.runner.cancel(job_id)
         return job
 
-    @post("/{job_id:int}/resume", status_code=200)
-    async def resume_job(self, request: Request[Any, Any, Any], job_id: FromPath[int]) -> Job:
+    @post("/{job_id:int}/resume", status_code=200, responses=API_ERRORS)
+    async def resume_job(self, request: Request[Any, Any, Any], job_id: RecordId) -> Job:
         """Queue an interrupted or failed job again."""
         return await runtime(request).jobs.resume(job_id, actor=API_ACTOR)

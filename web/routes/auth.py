@@ -48,7 +48,10 @@ async def login_submit(request: Request[Any, Any, Any]) -> Response[Any]:
         return render(
             request,
             "login.html",
-            {"next": target, "error": "That is not the access token. Check [web] access_token in the config."},
+            {
+                "next": target,
+                "error": "That is not the access token. Check [web] access_token in the config.",
+            },
             status_code=401,
         )
     log.info("login_succeeded")

@@ -6,13 +6,12 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.response import Redirect
-from litestar.params import FromPath
 
 from outreach.kernel.models import Job
 from outreach.kernel.services.jobs import FINISHED
 from outreach.web.rendering import is_fragment_request, render
 
-from . import WEB_ACTOR, runtime
+from . import WEB_ACTOR, RecordId, runtime
 
 
 def _job_response(request: Request[Any, Any, Any], job: Job) -> Response[Any]:
@@ -40,13 +39,13 @@ async def jobs_index(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/jobs/{job_id:int}", name="job_detail", include_in_schema=False)
-async def job_detail(request: Request[Any, Any, Any], job_id: FromPath[int]) -> Response[Any]:
+async def job_detail(request: Request[Any, Any, Any], job_id: RecordId) -> Response[Any]:
     """One job with its counters and report; htmx polls its partial while it runs."""
     return _job_response(request, await runtime(request).jobs.get(job_id))
 
 
 @post("/jobs/{job_id:int}/cancel", name="job_cancel", include_in_schema=False)
-async def job_cancel(request: Request[Any, Any, Any], job_id: FromPath[int]) -> Response[Any]:
+async def job_cancel(request: Request[Any, Any, Any], job_id: RecordId) -> Response[Any]:
     """Ask a job to stop; a running one stops at its next check (the partial keeps polling)."""
     rt = runtime(request)
     job = await rt.jobs.request_cancel(job_id, actor=WEB_ACTOR)
@@ -55,7 +54,7 @@ async def job_cancel(request: Request[Any, Any, Any], job_id: FromPath[int]) -> 
 
 
 @post("/jobs/{job_id:int}/resume", name="job_resume", include_in_schema=False)
-async def job_resume(request: Request[Any, Any, Any], job_id: FromPath[int]) -> Response[Any]:
+async def job_resume(request: Request[Any, Any, Any], job_id: RecordId) -> Response[Any]:
     """Queue an interrupted or failed job again."""
     job = await runtime(request).jobs.resume(job_id, actor=WEB_ACTOR)
     return _after_post(request, job)

@@ -14,7 +14,7 @@ from outreach.kernel.services.leads import SORTS, LeadQuery
 from outreach.kernel.states import LeadState
 from outreach.web.rendering import render
 
-from . import WEB_ACTOR, form, optional_int, runtime
+from . import WEB_ACTOR, RecordId, form, optional_int, runtime
 
 #: Review actions on one row: the state each one moves the lead to.
 ACTIONS = {
@@ -104,7 +104,7 @@ async def leads_index(request: Request[Any, Any, Any]) -> Response[str]:
 
 
 @get("/leads/{lead_id:int}", name="lead_detail", include_in_schema=False)
-async def lead_detail(request: Request[Any, Any, Any], lead_id: FromPath[int]) -> Response[str]:
+async def lead_detail(request: Request[Any, Any, Any], lead_id: RecordId) -> Response[str]:
     """Everything about one lead: a page of its own, or the side panel for htmx."""
     detail = await runtime(request).leads.detail(lead_id)
     return render(
@@ -117,7 +117,7 @@ async def lead_detail(request: Request[Any, Any, Any], lead_id: FromPath[int]) -
 
 @post("/leads/{lead_id:int}/{action:str}", name="lead_action", include_in_schema=False)
 async def lead_action(
-    request: Request[Any, Any, Any], lead_id: FromPath[int], action: FromPath[str]
+    request: Request[Any, Any, Any], lead_id: RecordId, action: FromPath[str]
 ) -> Response[str]:
     """Approve, reject or undo one lead and answer with its new row."""
     if action not in ACTIONS:
