@@ -166,3 +166,11 @@ def audit_from_row(row: dict[str, Any]) -> AuditEntry:
         request_id=row.get("request_id"),
         created_at=row.get("created_at"),
     )
+
+
+#: Every column that holds a Fernet token, by table name (``outreach keys rotate`` walks these).
+ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "leads": LEAD_PII,
+    "emails": EMAIL_PII,
+    "suppressions": ("email",),
+}
