@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from live_server import LiveServer
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from support.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
 
