@@ -161,6 +161,10 @@ class PluginHost:
         """Enrichers in the order analysis runs them."""
         return sorted(self.enrichers, key=lambda enricher: getattr(enricher, "order", 100))
 
+    def listens(self, event: str) -> bool:
+        """Whether any plugin implements the event hook ``event`` (so building its arguments is worth it)."""
+        return bool(getattr(self.pm.hook, event).get_hookimpls())
+
     def notify(self, event: str, **kwargs: Any) -> None:
         """Fire an event hook; one plugin's exception is logged and does not stop the others."""
         for impl in reversed(getattr(self.pm.hook, event).get_hookimpls()):

@@ -37,9 +37,9 @@ async def _lead(rt, name: str, *, state: str = "pending_review", **fields):
 
 
 async def test_leads_filter_sort_and_page(client, rt) -> None:
-    await _lead(rt, "Alpha Dental", category="Dentist", location="1 Main St, Austin")
-    await _lead(rt, "Beta Bakery", category="Bakery", location="2 Main St, Dallas")
-    await _lead(rt, "Gamma Dental", category="Dentist", location="3 Oak St, Dallas", state="approved")
+    await _lead(rt, "Alpha Dental", category="Dentist", location="1 Main St, Austin", city="Austin")
+    await _lead(rt, "Beta Bakery", category="Bakery", location="2 Main St, Dallas", city="Dallas")
+    await _lead(rt, "Gamma Dental", category="Dentist", location="3 Oak St, Dallas", city="Dallas", state="approved")
     await LeadRow.update({LeadRow.score: 0.9}).where(LeadRow.business_name == "Gamma Dental")
     await LeadRow.update({LeadRow.score: 0.4}).where(LeadRow.business_name == "Alpha Dental")
 
@@ -48,8 +48,12 @@ async def test_leads_filter_sort_and_page(client, rt) -> None:
         assert answer.status_code == 200, answer.text
         return [item["business_name"] for item in answer.json()["items"]]
 
-    assert await names(category="dent") == ["Alpha Dental", "Gamma Dental"]
+    assert await names(category="DENTIST") == ["Alpha Dental", "Gamma Dental"]
+    assert await names(category="dent") == []  # a category is matched whole
     assert await names(location="dallas") == ["Beta Bakery", "Gamma Dental"]
+    assert await names(q="oak st") == ["Gamma Dental"]
+    assert await names(q="dental main") == ["Alpha Dental"]  # every word, anywhere
+    assert await names(q="a") == ["Alpha Dental", "Beta Bakery", "Gamma Dental"]
     assert await names(state="approved") == ["Gamma Dental"]
     assert await names(min_score=0.5) == ["Gamma Dental"]
     assert await names(q="bakery") == ["Beta Bakery"]

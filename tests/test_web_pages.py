@@ -88,7 +88,7 @@ async def test_filters_sort_and_pager_keep_each_other(client, runtime) -> None:
     await LeadRow.update({LeadRow.score: 0.8}).where(LeadRow.business_name == "Dental 3")
     page = await client.get(
         "/leads",
-        params={"category": "dent", "location": "austin", "sort": "score", "desc": "1", "per_page": "2"},
+        params={"category": "dentist", "location": "austin", "sort": "score", "desc": "1", "per_page": "2"},
     )
     html = page.text
     assert "5 leads" in html
@@ -96,7 +96,7 @@ async def test_filters_sort_and_pager_keep_each_other(client, runtime) -> None:
     assert html.index("Dental 3") < html.index("Dental 0")
     assert "Elsewhere" not in html
     next_link = re.search(r'rel="next" href="([^"]+)"', html).group(1)
-    for part in ("category=dent", "location=austin", "sort=score", "desc=1", "per_page=2", "page=2"):
+    for part in ("category=dentist", "location=austin", "sort=score", "desc=1", "per_page=2", "page=2"):
         assert part in next_link
     scored = await client.get("/leads", params={"min_score": "0.5"}, headers=HX)
     assert "Dental 3" in scored.text

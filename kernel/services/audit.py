@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from ..models import AuditEntry
 from ..request_context import current_request_id
+from ..store.engine import current_engine
 from ..store.mapping import audit_from_row
 from ..store.tables import AuditRow
 
@@ -54,11 +57,78 @@ async def record(
     await AuditRow.insert(audit_row(entity, entity_id, action, actor, old, new))
 
 
-async def record_many(rows: Iterable[AuditRow]) -> None:
-    """Write many audit rows in one statement (bulk actions)."""
+class AuditValues(NamedTuple):
+    """One audit row as plain values, cheaper to build by the thousand than an :class:`AuditRow`."""
+
+    entity: str
+    entity_id: int
+    action: str
+    actor: str
+    old_value: dict[str, Any] | None = None
+    new_value: dict[str, Any] | None = None
+
+
+def audit_values(
+    entity: str,
+    entity_id: int,
+    action: str,
+    actor: str,
+    old: dict[str, Any] | None = None,
+    new: dict[str, Any] | None = None,
+) -> AuditValues:
+    """One audit row's values, personal data redacted (for :func:`record_many`)."""
+    return AuditValues(entity, entity_id, action, actor, redact(old), redact(new))
+
+
+_INSERT = (
+    "INSERT INTO audit_log (entity, entity_id, action, actor, old_value, new_value, request_id, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _dumps(value: Any, cache: dict[Any, str]) -> str | None:
+    """JSON text of an audit value; a bulk action repeats the same few values, so remember them."""
+    if value is None:
+        return None
+    try:
+        key = tuple(sorted(value.items()))
+        hash(key)
+    except (AttributeError, TypeError):
+        return json.dumps(value, default=str)
+    if key not in cache:
+        cache[key] = json.dumps(value, default=str)
+    return cache[key]
+
+
+async def record_many(rows: Iterable[AuditRow | AuditValues]) -> None:
+    """Write many audit rows at once (bulk actions); call it inside the transaction that makes the change.
+
+    Inside a SQLite transaction the rows go in with one ``executemany`` on that
+    transaction's connection: building thousands of ORM objects and statements took
+    most of a 10,000-lead bulk approve.
+    """
     rows = list(rows)
-    for start in range(0, len(rows), 500):
-        await AuditRow.insert(*rows[start : start + 500])
+    if not rows:
+        return
+    transaction = current_engine().current_transaction.get()
+    connection = getattr(transaction, "connection", None)
+    if connection is None or not hasattr(connection, "executemany"):
+        objects = [row if isinstance(row, AuditRow) else AuditRow(**row._asdict()) for row in rows]
+        for start in range(0, len(objects), 500):
+            await AuditRow.insert(*objects[start : start + 500])
+        return
+    request_id = current_request_id()
+    now = datetime.now(UTC).isoformat(sep=" ")
+    values = []
+    cache: dict[Any, str] = {}
+    for row in rows:
+        if isinstance(row, AuditRow):
+            row = AuditValues(row.entity, row.entity_id, row.action, row.actor, row.old_value, row.new_value)
+        values.append(
+            (row.entity, row.entity_id, row.action, row.actor, _dumps(row.old_value, cache),
+             _dumps(row.new_value, cache), request_id, now)
+        )  # fmt: skip
+    await connection.executemany(_INSERT, values)
 
 
 async def trail(entity: str, entity_id: int) -> list[AuditEntry]:

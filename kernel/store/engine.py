@@ -52,6 +52,15 @@ def write_transaction():  # type: ignore[no-untyped-def]
     return current_engine().transaction(transaction_type=TransactionType.immediate)
 
 
+def read_transaction():  # type: ignore[no-untyped-def]
+    """A deferred transaction for a series of reads: one connection and one snapshot for all.
+
+    Outside a transaction Piccolo opens a new SQLite connection per query; a page that
+    asks ten questions pays for ten connections.
+    """
+    return current_engine().transaction(transaction_type=TransactionType.deferred)
+
+
 @contextlib.contextmanager
 def _file_lock(path: Path):  # type: ignore[no-untyped-def]
     """Serialize migrations between processes that open the same database at once."""

@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request, Response, get
 
 from outreach.kernel.services import stats
+from outreach.kernel.store.engine import read_transaction
 from outreach.web.charts import daily_chart, funnel_chart
 from outreach.web.rendering import render
 
@@ -20,19 +21,16 @@ SEND_DAYS = 14
 async def dashboard(request: Request[Any, Any, Any]) -> Response[str]:
     """The whole dashboard; htmx refreshes its figures (the ``live`` block) every few seconds."""
     rt = runtime(request)
-    return render(
-        request,
-        "dashboard.html",
-        {
+    async with read_transaction():
+        context = {
             "lead_counts": await rt.leads.count_by_state(),
             "email_counts": await rt.emails.count_by_state(),
             "funnel": funnel_chart(await stats.funnel()),
             "sends": daily_chart(await stats.sends_per_day(SEND_DAYS)),
             "active_jobs": await rt.jobs.active(),
             "recent_jobs": await rt.jobs.list(limit=5),
-        },
-        block="live",
-    )
+        }
+    return render(request, "dashboard.html", context, block="live")
 
 
 @get("/healthz", name="health", include_in_schema=False)

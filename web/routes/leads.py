@@ -12,7 +12,7 @@ from outreach.kernel.errors import NotFound
 from outreach.kernel.models import Page
 from outreach.kernel.services.leads import SORTS, LeadQuery
 from outreach.kernel.states import LeadState
-from outreach.web.rendering import render
+from outreach.web.rendering import is_fragment_request, render
 
 from . import WEB_ACTOR, RecordId, form, optional_int, runtime
 
@@ -81,9 +81,14 @@ def filter_params(query: LeadQuery, **overrides: Any) -> dict[str, Any]:
 
 
 async def results_context(request: Request[Any, Any, Any], query: LeadQuery) -> dict[str, Any]:
-    """What the results block needs: the page of leads and the values to rebuild its links."""
-    page: Page = await runtime(request).leads.list(query)
+    """What the page needs: the page of leads, the values to rebuild its links, and (for a
+    whole page, not a fragment) the categories and cities the filters suggest."""
+    leads = runtime(request).leads
+    page: Page = await leads.list(query, brief=True)
+    whole = not is_fragment_request(request)
     return {
+        "categories": await leads.distinct_values("category") if whole else [],
+        "cities": await leads.distinct_values("city") if whole else [],
         "page": page,
         "query": query,
         "params": filter_params(query),
