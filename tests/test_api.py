@@ -39,7 +39,9 @@ async def _lead(rt, name: str, *, state: str = "pending_review", **fields):
 async def test_leads_filter_sort_and_page(client, rt) -> None:
     await _lead(rt, "Alpha Dental", category="Dentist", location="1 Main St, Austin", city="Austin")
     await _lead(rt, "Beta Bakery", category="Bakery", location="2 Main St, Dallas", city="Dallas")
-    await _lead(rt, "Gamma Dental", category="Dentist", location="3 Oak St, Dallas", city="Dallas", state="approved")
+    await _lead(
+        rt, "Gamma Dental", category="Dentist", location="3 Oak St, Dallas", city="Dallas", state="approved"
+    )
     await LeadRow.update({LeadRow.score: 0.9}).where(LeadRow.business_name == "Gamma Dental")
     await LeadRow.update({LeadRow.score: 0.4}).where(LeadRow.business_name == "Alpha Dental")
 
