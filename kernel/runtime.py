@@ -18,6 +18,7 @@ from .logs import route_to_stdlib
 from .plugins import PluginHost, build_plugin_host
 from .services import discovery
 from .services.emails import EmailService
+from .services.geocoding import GeocodingService
 from .services.jobs import JobService
 from .services.leads import LeadService
 from .services.suppressions import SuppressionService
@@ -38,6 +39,7 @@ class Runtime:
         self.emails = EmailService(self)
         self.jobs = JobService()
         self.suppressions = SuppressionService(self)
+        self.geocoding = GeocodingService(plugins.sorted_geocoders)
         self.runner = JobRunner(self)
         self.runner.register(discovery.JOB_KIND, discovery.run_discovery)
 

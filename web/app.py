@@ -16,7 +16,7 @@ from .errors import EXCEPTION_HANDLERS
 from .middleware import request_id_middleware
 from .navigation import NAVIGATION
 from .rendering import make_environment
-from .routes import api, api_suppressions, auth, dashboard, jobs, leads, review, settings
+from .routes import api, api_suppressions, auth, dashboard, discover, jobs, leads, review, settings
 from .security import AccessGate, access_middleware, csrf_config, csrf_middleware
 
 STATIC = Path(__file__).parent / "static"
@@ -24,6 +24,9 @@ STATIC = Path(__file__).parent / "static"
 ROUTES: list[Any] = [
     dashboard.dashboard,
     dashboard.health,
+    discover.discover_index,
+    discover.discover_submit,
+    discover.discover_job,
     leads.leads_index,
     leads.lead_detail,
     leads.lead_action,

@@ -16,6 +16,7 @@ class NavItem(msgspec.Struct, frozen=True):
 #: adds its entry in its place; jobs are reached from the dashboard.
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Dashboard", "/"),
+    NavItem("Discover", "/discover"),
     NavItem("Leads", "/leads"),
     NavItem("Settings", "/settings"),
 )
