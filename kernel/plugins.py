@@ -35,6 +35,9 @@ ENTRY_POINT_GROUP = "outreach.plugins"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "outreach.plugins.csv_import",
     "outreach.plugins.outbox",
+    "outreach.plugins.website",
+    "outreach.plugins.email_check",
+    "outreach.plugins.scoring",
 )
 
 #: Registration hooks and the registry each one fills: attribute, hook, kind, Protocol.
