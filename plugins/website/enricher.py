@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from outreach.kernel import Enrichment, Lead
@@ -13,6 +14,7 @@ from .options import WebsiteOptions
 from .page import PageFacts, absolute, decode_body, parse_page
 from .phones import find_phones, region_for
 
+_OTHER_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:(?!\d)", re.IGNORECASE)
 #: How sure the enricher is of the lead's address, by where the best one lives.
 CONFIDENCE = {"own_domain": 0.9, "free_mail": 0.6, "third_party": 0.3}
 
@@ -23,6 +25,8 @@ def site_url(website: str | None) -> str | None:
     if not text:
         return None
     if "://" not in text:
+        if _OTHER_SCHEME.match(text):  # mailto:, tel:, javascript: are no websites
+            return None
         text = "http://" + text.lstrip("/")
     return absolute(text, "")
 
