@@ -31,8 +31,8 @@ SOCIAL_HOSTS = {
     "tiktok.com": "tiktok",
 }
 _NOT_A_PROFILE = re.compile(
-    r"^/(?:sharer|share|intent|tr|dialog|plugins|shareArticle|sharing|home|login|signup|hashtag|search|"
-    r"watch|embed|privacy|legal|policies|help|about|terms|p/|reel/|status)(?:[/.?]|$)",
+    r"^/(?:(?:sharer|share|intent|tr|dialog|plugins|shareArticle|sharing|home|login|signup|hashtag|search|"
+    r"watch|embed|privacy|legal|policies|help|about|terms)(?:[/.?]|$)|(?:p|reel|reels|posts|status|video)/)",
     re.IGNORECASE,
 )
 
