@@ -184,7 +184,9 @@ class SiteServer:
         return False
 
 
-def endless(chunk: bytes = b"<p>" + b"x" * 65_000 + b"</p>", limit: int = 200_000_000) -> Callable[[], AsyncIterator[bytes]]:
+def endless(
+    chunk: bytes = b"<p>" + b"x" * 65_000 + b"</p>", limit: int = 200_000_000
+) -> Callable[[], AsyncIterator[bytes]]:
     """A body that goes on (up to ``limit`` bytes) until the client stops reading."""
 
     async def stream() -> AsyncIterator[bytes]:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach.plugins.website.emails import Found, clean, decode_cfemail, from_mailto, from_text, junk_reason, rank
+from outreach.plugins.website.emails import (
+    Found,
+    clean,
+    decode_cfemail,
+    from_mailto,
+    from_text,
+    junk_reason,
+    rank,
+)
 from outreach.plugins.website.links import choose_pages
 from outreach.plugins.website.page import Link, decode_body, parse_page, social_profile
 from outreach.plugins.website.phones import find_phones, region_for
@@ -118,7 +126,10 @@ def test_social_profiles_are_told_from_share_buttons() -> None:
     assert social_profile("https://twitter.com/intent/tweet?text=x") is None
     assert social_profile("https://www.facebook.com/tr?id=1") is None
     assert social_profile("https://x.com/acme/") == ("x", "https://x.com/acme")
-    assert social_profile("https://de-de.facebook.com/acme") == ("facebook", "https://de-de.facebook.com/acme")
+    assert social_profile("https://de-de.facebook.com/acme") == (
+        "facebook",
+        "https://de-de.facebook.com/acme",
+    )
 
 
 def test_contact_like_pages_are_chosen_one_of_each_kind_first() -> None:
@@ -155,20 +166,21 @@ def test_phone_region_comes_from_country_address_or_domain() -> None:
 
 def test_bodies_decode_by_header_then_meta_then_utf8() -> None:
     assert decode_body("Käse".encode("cp1252"), "windows-1252") == "Käse"
-    assert decode_body(b'<meta charset="latin-1">K\xe4se') .endswith("Käse")
+    assert decode_body(b'<meta charset="latin-1">K\xe4se').endswith("Käse")
     assert decode_body("Käse".encode(), "no-such-charset") == "Käse"
 
 
 # -- the extractors never raise, whatever a website sends -----------------------------------
 
 HTMLISH = st.text(
-    alphabet=st.sampled_from(list("<>/=\"' &#;@.[]()-_:?abcdefmailtohrefxyz0123456789\n\t\x00é")), max_size=400
+    alphabet=st.sampled_from(list("<>/=\"' &#;@.[]()-_:?abcdefmailtohrefxyz0123456789\n\t\x00é")),
+    max_size=400,
 )
 FRAGMENTS = st.lists(
     st.sampled_from(
         [
             "<a href='mailto:",
-            "<a href=\"tel:",
+            '<a href="tel:',
             "<span data-cfemail='",
             "/cdn-cgi/l/email-protection#",
             " [at] ",

@@ -18,7 +18,16 @@ from local_sites import Reply, SiteServer, endless, html, redirect, trickle
 from outreach.kernel import Lead
 from outreach.plugins.website import WebsiteEnricher, WebsiteOptions
 
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy")
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+)
 
 
 def cf(address: str, key: int = 0x5A) -> str:
@@ -99,19 +108,30 @@ async def sites() -> AsyncIterator[SiteServer]:
     server = SiteServer()
     server.add("acme-dental.com", acme_site())
     server.add("old-bakery.com", {"*": redirect("http://www.old-bakery.com:8443/")})
-    server.add("www.old-bakery.com:8443", {"/": redirect("/home", 302), "/home": html("<p>info@old-bakery.com</p>")})
+    server.add(
+        "www.old-bakery.com:8443", {"/": redirect("/home", 302), "/home": html("<p>info@old-bakery.com</p>")}
+    )
     server.add("slow-plumber.com", {"/": html("<p>late@slow-plumber.com</p>")})
     server.sites["slow-plumber.com"]["/"].delay = 5
     server.add("drip-florist.com", {"/": Reply(content_type="text/html", stream=trickle(pause=0.3))})
     server.add(
         "huge-hardware.com",
-        {"/": Reply(content_type="text/html", stream=endless(b"<p>sales@huge-hardware.com " + b"x" * 60_000))},
+        {
+            "/": Reply(
+                content_type="text/html", stream=endless(b"<p>sales@huge-hardware.com " + b"x" * 60_000)
+            )
+        },
     )
-    server.add("pdf-printer.com", {"/": Reply(b"%PDF-1.7 info@pdf-printer.com", content_type="application/pdf")})
+    server.add(
+        "pdf-printer.com", {"/": Reply(b"%PDF-1.7 info@pdf-printer.com", content_type="application/pdf")}
+    )
     server.add("broken-bistro.com", {"/": Reply("oops", status=500, content_type="text/plain")})
     server.add(
         "shy-tailor.com",
-        {"/robots.txt": Reply("down", status=500, content_type="text/plain"), "/": html("<p>x@shy-tailor.com</p>")},
+        {
+            "/robots.txt": Reply("down", status=500, content_type="text/plain"),
+            "/": html("<p>x@shy-tailor.com</p>"),
+        },
     )
     await server.start(ports=2)
     yield server
@@ -235,7 +255,9 @@ async def test_a_slow_site_times_out_without_holding_the_lead(sites) -> None:
 
 
 async def test_a_huge_page_is_cut_at_the_size_cap(sites) -> None:
-    result = await WebsiteEnricher(options(sites, max_bytes=200_000)).enrich(lead("http://huge-hardware.com/"))
+    result = await WebsiteEnricher(options(sites, max_bytes=200_000)).enrich(
+        lead("http://huge-hardware.com/")
+    )
     home = result.data["pages"][0]
     assert home["truncated"] is True
     assert home["bytes"] == 200_000
