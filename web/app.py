@@ -17,7 +17,7 @@ from .errors import EXCEPTION_HANDLERS
 from .middleware import request_id_middleware
 from .navigation import NAVIGATION
 from .rendering import make_environment
-from .routes import api, dashboard, jobs, leads
+from .routes import analysis, api, dashboard, jobs, leads
 
 STATIC = Path(__file__).parent / "static"
 
@@ -26,6 +26,9 @@ ROUTES: list[Any] = [
     dashboard.health,
     leads.leads_index,
     leads.lead_action,
+    analysis.analyze_leads,
+    analysis.analysis_progress,
+    analysis.lead_enrichment,
     jobs.jobs_index,
     api.LeadsApi,
     api.JobsApi,

@@ -14,7 +14,7 @@ import click
 from outreach.kernel.errors import OutreachError
 from outreach.kernel.plugins import build_plugin_host
 
-from . import admin, jobs, leads, serve
+from . import admin, analyze, jobs, leads, serve
 from .common import CliState, fail, state
 
 
@@ -41,7 +41,16 @@ def cli(ctx: click.Context, config_path: str | None, data_dir: str | None, verbo
     cli_state.config, cli_state.data_dir, cli_state.verbose = config_path, data_dir, verbose
 
 
-for command in (serve.serve, serve.worker, admin.plugins, admin.config, admin.db, leads.leads, jobs.jobs):
+for command in (
+    serve.serve,
+    serve.worker,
+    admin.plugins,
+    admin.config,
+    admin.db,
+    leads.leads,
+    analyze.analyze,
+    jobs.jobs,
+):
     cli.add_command(command)
 
 

@@ -8,7 +8,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from outreach.kernel.errors import NotFound
-from outreach.kernel.services.leads import LeadQuery
+from outreach.kernel.services.leads import SORTS, LeadQuery
 from outreach.kernel.states import LeadState
 from outreach.web.rendering import render
 
@@ -25,8 +25,11 @@ ACTIONS = {
 def _query(request: Request[Any, Any, Any]) -> LeadQuery:
     params = request.query_params
     state = params.get("state") or None
+    sort = params.get("sort") or "id"
     return LeadQuery(
         state=state if state in set(LeadState) else None,
+        sort=sort if sort in SORTS else "id",
+        descending=params.get("desc") == "1",
         text=(params.get("q") or "").strip() or None,
         page=optional_int(params.get("page")) or 1,
         per_page=min(optional_int(params.get("per_page")) or 50, 200),
