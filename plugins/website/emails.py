@@ -32,6 +32,8 @@ _SPOKEN = re.compile(
     re.IGNORECASE,
 )
 _SPOKEN_DOT = re.compile(r"\s+dot\s+", re.IGNORECASE)
+_BRACKET_HINT = re.compile(r"[\[\(\{<]\s*(?:at|ät|aet|@|dot|punkt|point)\s*[\]\)\}>]", re.IGNORECASE)
+_DOT_HINT = re.compile(r"\sdot\s", re.IGNORECASE)
 # Leftovers of JSON or URL escaping glued to the front of an address ("u003cinfo@...").
 _ESCAPE_PREFIX = re.compile(r"^(?:u00[0-9a-f]{2}|x[0-9a-f]{2}(?=[a-z]))+", re.IGNORECASE)
 
@@ -108,8 +110,12 @@ def from_text(text: str, how: str = "text") -> list[Found]:
     """Addresses written out in ``text``, plain or obfuscated (``[at]``, ``(dot)``, `` at ... dot ``)."""
     found = [Found(address, how) for address in _matches(text)]
     plain = {f.address for f in found}
-    unmasked = _BRACKETED_DOT.sub(".", _BRACKETED_AT.sub("@", text))
-    unmasked = _SPOKEN.sub(lambda m: f"{m.group(1)}@{_SPOKEN_DOT.sub('.', m.group(2))}", unmasked)
+    unmasked = text
+    # The substitutions are slow on long text; most pages need none of them.
+    if _BRACKET_HINT.search(text):
+        unmasked = _BRACKETED_DOT.sub(".", _BRACKETED_AT.sub("@", unmasked))
+    if _DOT_HINT.search(unmasked):
+        unmasked = _SPOKEN.sub(lambda m: f"{m.group(1)}@{_SPOKEN_DOT.sub('.', m.group(2))}", unmasked)
     if unmasked != text:
         found.extend(Found(a, "obfuscated") for a in _matches(unmasked) if a not in plain)
     return found
@@ -139,11 +145,19 @@ def decode_cfemail(encoded: str) -> str | None:
 
 
 def _matches(text: str) -> list[str]:
+    """Every address in ``text``, found by looking around each ``@`` only (long pages are mostly prose)."""
     out = []
-    for match in EMAIL.finditer(text):
-        address = clean(match.group(0))
-        if address:
-            out.append(address)
+    searched_to = 0
+    at = text.find("@")
+    while at != -1:
+        if at >= searched_to:
+            match = EMAIL.search(text, max(searched_to, at - 70), at + 260)
+            if match is not None and match.start() < at < match.end():
+                address = clean(match.group(0))
+                if address:
+                    out.append(address)
+                searched_to = match.end()
+        at = text.find("@", at + 1)
     return out
 
 
