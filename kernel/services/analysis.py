@@ -116,24 +116,26 @@ class _Analysis:
         pending = iter(work)
 
         async def worker() -> None:
-            for lead_id in pending:  # one shared iterator: each lead goes to one worker
+            for lead_id, state in pending:  # one shared iterator: each lead goes to one worker
                 if self.progress.cancelled:
                     return
-                await self._analyze(lead_id)
+                await self._analyze(lead_id, state)
 
         await asyncio.gather(*(worker() for _ in range(self.rt.settings.analysis.concurrency)))
         counters = self.progress.counters
         return {name: counters.get(name, 0) for name in ("analyzed", "failed", "skipped", "enricher_errors")}
 
-    async def _work(self) -> list[int]:
-        """The leads this run analyzes; the ones named but not analyzable are reported."""
+    async def _work(self) -> list[tuple[int, str]]:
+        """The leads this run analyzes, with their states; the ones named but not analyzable are reported."""
         others = [job_id for job_id in await self.rt.jobs.live(JOB_KIND) if job_id != self.job.id]
         states = [L.DISCOVERED, L.ANALYZED] + ([] if others else [L.ANALYZING])
         if self.job.params.get("all"):
             rows = await (
-                LeadRow.select(LeadRow.id).where(LeadRow.lifecycle_state.is_in(states)).order_by(LeadRow.id)
+                LeadRow.select(LeadRow.id, LeadRow.lifecycle_state)
+                .where(LeadRow.lifecycle_state.is_in(states))
+                .order_by(LeadRow.id)
             )
-            return [row["id"] for row in rows]
+            return [(row["id"], row["lifecycle_state"]) for row in rows]
         ids = list(self.job.params.get("lead_ids", []))
         rows = await LeadRow.select(LeadRow.id, LeadRow.lifecycle_state).where(LeadRow.id.is_in(ids))
         current = {row["id"]: row["lifecycle_state"] for row in rows}
@@ -143,7 +145,7 @@ class _Analysis:
         for lead_id in ids:
             state = current.get(lead_id)
             if state in states:
-                work.append(lead_id)
+                work.append((lead_id, state))
             elif not resumed:
                 self._skip(lead_id, _why_not(state, bool(others)))
         return work
@@ -152,14 +154,14 @@ class _Analysis:
         self.progress.count("skipped")
         self.progress.report(f"lead {lead_id} was not analyzed: {why}", lead_id=lead_id)
 
-    async def _analyze(self, lead_id: int) -> None:
+    async def _analyze(self, lead_id: int, state: str) -> None:
         started = time.monotonic()
         try:
-            lead = await self.rt.leads.get(lead_id)
-            if lead.lifecycle_state == L.DISCOVERED:
-                lead = await self.rt.leads.transition(
-                    lead_id, L.ANALYZING, actor=ACTOR, expected_version=lead.version
-                )
+            if state == L.DISCOVERED:
+                # The claim: if the lead moved meanwhile, the transition refuses and it is skipped.
+                lead = await self.rt.leads.transition(lead_id, L.ANALYZING, actor=ACTOR)
+            else:
+                lead = await self.rt.leads.get(lead_id)
             if lead.lifecycle_state == L.ANALYZED:
                 await self._finish(_Outcome(lead=lead, records=[], fields={}, errors={}, succeeded=1))
             elif lead.lifecycle_state == L.ANALYZING:
