@@ -48,14 +48,17 @@ def site(i: int) -> dict[str, Reply]:
         f"<a href='/contact'>Contact</a> <a href='/about-us'>About us</a></nav></header>"
         f"<main><p>{FILLER}</p><p>Call (512) 555-{i % 10000:04d}.</p></main>"
         f"<footer><a href='https://www.facebook.com/business{i}'>Facebook</a>"
-        f"<a href='https://instagram.com/business{i}'>Instagram</a> hello [at] {domain.split('.')[0]} [dot] com"
+        f"<a href='https://instagram.com/business{i}'>Instagram</a>"
+        f" hello [at] {domain.split('.')[0]} [dot] com"
         f"<img src='/logo@2x.png'></footer>",
         f"Business {i} – local service",
     )
     return {
         "/robots.txt": Reply("User-agent: *\nDisallow: /private\n", content_type="text/plain"),
         "/": home,
-        "/contact": html(f"<p><a href='mailto:info@{domain}'>info@{domain}</a>, tel. 512-555-0100</p><p>{FILLER}</p>"),
+        "/contact": html(
+            f"<p><a href='mailto:info@{domain}'>info@{domain}</a>, tel. 512-555-0100</p><p>{FILLER}</p>"
+        ),
         "/about-us": html(f"<p>Owner: owner@gmail.com</p><p>{FILLER}</p>"),
     }
 
@@ -125,7 +128,9 @@ async def pipeline(proxy: str, urls: list[str], concurrency: int) -> float:
     from outreach.kernel.runtime import Runtime
     from outreach.kernel.services.analysis import submit_analysis
 
-    dns = await DnsServer({f"site{i:04d}.com": {"MX": [(10, "mx.example.net")]} for i in range(len(urls))}).start()
+    dns = await DnsServer(
+        {f"site{i:04d}.com": {"MX": [(10, "mx.example.net")]} for i in range(len(urls))}
+    ).start()
     with tempfile.TemporaryDirectory() as data_dir:
         settings = parse_settings(
             {
@@ -139,7 +144,9 @@ async def pipeline(proxy: str, urls: list[str], concurrency: int) -> float:
         )
         rt = await Runtime.open(settings, load_entry_points=False)
         for i, url in enumerate(urls):
-            await rt.leads.upsert_discovered(DiscoveredBusiness(business_name=f"Business {i}", website_url=url), "bench")
+            await rt.leads.upsert_discovered(
+                DiscoveredBusiness(business_name=f"Business {i}", website_url=url), "bench"
+            )
         job = await submit_analysis(rt, all=True, actor="bench")
         started = time.perf_counter()
         job = await rt.runner.run_now(job.id)
@@ -166,7 +173,7 @@ async def run(args: argparse.Namespace, proxy: str) -> None:
     print(f"ratio            : {best_raw / best_enrich:8.2f}  (target >= 0.7)")
     if args.pipeline:
         elapsed = await pipeline(proxy, urls, args.concurrency)
-        print(f"analysis job     : {n / elapsed:8.1f} leads/s ({elapsed:.2f} s; website + email_check + score + store)")
+        print(f"analysis job     : {n / elapsed:8.1f} leads/s ({elapsed:.2f} s; all enrichers and the store)")
         print(f"ratio to raw     : {best_raw / elapsed:8.2f}")
 
 

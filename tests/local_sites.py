@@ -131,7 +131,7 @@ class SiteServer:
 
     async def _answer(self, head: bytes, writer: asyncio.StreamWriter) -> bool:
         lines = head.decode("latin-1").split("\r\n")
-        method, target, _version = (lines[0].split(" ") + ["", ""])[:3]
+        method, target, _version = [*lines[0].split(" "), "", ""][:3]
         headers = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")

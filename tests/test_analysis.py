@@ -1,4 +1,4 @@
-"""The analysis pipeline: discovered leads through the job to review, errors, failures, concurrency, resuming."""
+"""The analysis pipeline: leads through the job to review, errors, failures, concurrency, resuming."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import os
 import signal
 import sys
 import textwrap
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest

@@ -39,15 +39,16 @@ def entities(text: str) -> str:
     return "".join(f"&#{ord(c)};" for c in text)
 
 
-ACME_HOME = f"""
+ACME_HOME = """
 <h1>Acme Dental</h1>
 <p>Gentle family dentistry in Austin since 1998. Call (512) 555-0143.</p>
 <img src="/img/logo@2x.png" alt="logo@2x.png">
 <p>Example: you@example.com</p>
-<script>Sentry.init({{dsn: "https://0123456789abcdef0123456789abcdef@o12345.ingest.sentry.io/42"}})</script>
+<script>Sentry.init({dsn: "https://0123456789abcdef0123456789abcdef@o12345.ingest.sentry.io/42"})</script>
 <nav>
   <a href="/contact">Contact</a> <a href="/impressum">Impressum</a> <a href="/about-us">About us</a>
-  <a href="/team">Our team</a> <a href="/private/kontakt">Kontakt (intern)</a> <a href="/services">Services</a>
+  <a href="/team">Our team</a> <a href="/private/kontakt">Kontakt (intern)</a>
+  <a href="/services">Services</a>
   <a href="/brochure.pdf">Contact brochure</a>
 </nav>
 <footer>
@@ -80,12 +81,15 @@ def acme_site() -> dict[str, Reply]:
             "Contact",
         ),
         "/impressum": html(
-            f"<p>E-Mail: praxis [at] acme-dental [dot] com</p><p>Presse: {entities('press@acme-dental.com')}</p>",
+            "<p>E-Mail: praxis [at] acme-dental [dot] com</p>"
+            f"<p>Presse: {entities('press@acme-dental.com')}</p>",
             "Impressum",
         ),
         "/about-us": html(
-            f'<a href="/cdn-cgi/l/email-protection#{cf("dr.smith@acme-dental.com")}">[email&#160;protected]</a>'
-            f'<span class="__cf_email__" data-cfemail="{cf("office@acme-dental.com", 0x13)}">[email protected]</span>',
+            f'<a href="/cdn-cgi/l/email-protection#{cf("dr.smith@acme-dental.com")}">'
+            "[email&#160;protected]</a>"
+            f'<span class="__cf_email__" data-cfemail="{cf("office@acme-dental.com", 0x13)}">'
+            "[email protected]</span>",
             "About",
         ),
         "/team": html(
