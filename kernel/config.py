@@ -146,13 +146,13 @@ def _dec_hook(type_: type, obj: Any) -> Any:
         if not isinstance(obj, str):
             raise ValueError("a secret must be a string such as 'env:NAME'")
         return SecretRef(obj)
-    raise NotImplementedError
+    raise TypeError(f"outreach's config has no values of type {type_.__name__}")
 
 
 def _enc_hook(obj: Any) -> Any:
     if isinstance(obj, SecretRef):
         return str(obj)
-    raise NotImplementedError
+    raise TypeError(f"cannot show a value of type {type(obj).__name__}")
 
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)

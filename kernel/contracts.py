@@ -154,3 +154,33 @@ class InboundMessage(msgspec.Struct, kw_only=True):
     mailbox: str | None = None
     uid: str | None = None
     received_at: datetime | None = None
+
+
+class ReplyToClassify(msgspec.Struct, kw_only=True):
+    """A reply (or an auto-reply) as the reply classifiers see it.
+
+    ``text`` is what the sender wrote, quoted text removed; ``full_text`` is the whole
+    readable body.
+    """
+
+    subject: str
+    text: str
+    full_text: str = ""
+    from_address: str | None = None
+    auto_reply: bool = False
+    auto_subtype: str | None = None
+    received_at: datetime | None = None
+
+
+class ReplyCategory(msgspec.Struct, kw_only=True):
+    """A classifier's answer: one of ``interested``, ``not_interested``, ``out_of_office``,
+    ``unsubscribe``, ``wrong_person`` or ``unknown``, with its confidence (0 to 1).
+
+    ``return_date`` (ISO date) is set for out-of-office replies that state one.
+    """
+
+    category: str
+    confidence: float = 0.5
+    return_date: str | None = None
+    detail: str | None = None
+    classifier: str | None = None

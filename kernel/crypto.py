@@ -76,6 +76,10 @@ class Vault:
             source=self.source,
         )
 
+    def newest_only(self) -> Vault:
+        """This vault without its old keys (after every token was re-encrypted)."""
+        return Vault(self._keys[:1], self._hmac_key_text, source=self.source)
+
     def encrypt(self, value: str | None) -> str | None:
         """Encrypt ``value`` (None and empty stay as they are)."""
         if not value:
@@ -138,6 +142,14 @@ def write_key_file(path: Path, vault: Vault) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(vault.to_json())
     os.replace(tmp, path)
+
+
+def store_in_keyring(vault: Vault) -> None:
+    """Replace the key material kept in the OS keyring."""
+    # Imported here: loading keyring probes every backend, which only this path needs.
+    import keyring
+
+    keyring.set_password(KEYRING_SERVICE, KEYRING_NAME, vault.to_json())
 
 
 def load_vault(data_dir: Path) -> Vault:

@@ -32,7 +32,14 @@ if TYPE_CHECKING:
 
     from .context import PluginContext
     from .models import Email, Lead
-    from .protocols import ComplianceCheck, DiscoverySource, Enricher, ReplySource, Sender
+    from .protocols import (
+        ComplianceCheck,
+        DiscoverySource,
+        Enricher,
+        ReplyClassifier,
+        ReplySource,
+        Sender,
+    )
 
 PROJECT_NAME = "outreach"
 
@@ -110,6 +117,21 @@ def register_reply_sources(register: Callable[[ReplySource], None], context: Plu
     :param register: call ``register(source)`` for each
         :class:`~outreach.kernel.protocols.ReplySource`.
     :param context: the plugin's view of the configuration and its saved state.
+    :return: nothing; results go through ``register``.
+    """
+
+
+@hookspec
+def register_reply_classifiers(register: Callable[[ReplyClassifier], None], context: PluginContext) -> None:
+    """Register classifiers that sort replies into categories.
+
+    Called once when the plugin manager is built. Every classifier is asked about
+    every reply and auto-reply; the answer with the highest confidence wins, so a
+    smarter classifier only has to be more confident than the built-in rules.
+
+    :param register: call ``register(classifier)`` for each
+        :class:`~outreach.kernel.protocols.ReplyClassifier`.
+    :param context: the plugin's view of the configuration.
     :return: nothing; results go through ``register``.
     """
 

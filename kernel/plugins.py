@@ -26,7 +26,7 @@ from .config import Settings
 from .context import PluginContext
 from .crypto import Vault
 from .errors import PluginError
-from .protocols import ComplianceCheck, DiscoverySource, Enricher, ReplySource, Sender
+from .protocols import ComplianceCheck, DiscoverySource, Enricher, ReplyClassifier, ReplySource, Sender
 from .registry import Registry
 
 ENTRY_POINT_GROUP = "outreach.plugins"
@@ -38,6 +38,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "outreach.plugins.website",
     "outreach.plugins.email_check",
     "outreach.plugins.scoring",
+    "outreach.plugins.reply_rules",
+    "outreach.plugins.imap",
 )
 
 #: Registration hooks and the registry each one fills: attribute, hook, kind, Protocol.
@@ -47,6 +49,7 @@ REGISTRATIONS: tuple[tuple[str, str, str, type], ...] = (
     ("senders", "register_senders", "sender", Sender),
     ("compliance_checks", "register_compliance_checks", "compliance check", ComplianceCheck),
     ("reply_sources", "register_reply_sources", "reply source", ReplySource),
+    ("reply_classifiers", "register_reply_classifiers", "reply classifier", ReplyClassifier),
 )
 
 
@@ -86,6 +89,7 @@ class PluginHost:
         self.senders: Registry[Sender] = Registry("sender", Sender)
         self.compliance_checks: Registry[ComplianceCheck] = Registry("compliance check", ComplianceCheck)
         self.reply_sources: Registry[ReplySource] = Registry("reply source", ReplySource)
+        self.reply_classifiers: Registry[ReplyClassifier] = Registry("reply classifier", ReplyClassifier)
         self._origins: dict[str, tuple[str, str | None]] = {}
 
     # -- building --------------------------------------------------------------------

@@ -18,6 +18,8 @@ from .contracts import (
     Enrichment,
     InboundMessage,
     OutgoingMessage,
+    ReplyCategory,
+    ReplyToClassify,
     SendReceipt,
     Verdict,
 )
@@ -118,10 +120,29 @@ class ComplianceCheck(Protocol):
 
 @runtime_checkable
 class ReplySource(Protocol):
-    """Reads inbound mail (replies, auto-replies, bounces) from a mailbox."""
+    """Reads inbound mail (replies, auto-replies, bounces) from a mailbox.
+
+    A source may also offer ``async def wait(self, max_wait: float) -> None``, which
+    returns when new mail may have arrived (IMAP IDLE) or after ``max_wait`` seconds;
+    the poller uses it between calls to :meth:`fetch` when it is there.
+    """
 
     name: str
 
     def fetch(self) -> AsyncIterator[InboundMessage]:
         """Yield messages not yet seen; remember what was yielded for next time."""
+        ...
+
+
+@runtime_checkable
+class ReplyClassifier(Protocol):
+    """Sorts replies into categories (interested, not interested, out of office...)."""
+
+    name: str
+
+    async def classify(self, reply: ReplyToClassify) -> ReplyCategory | None:
+        """Return a category with a confidence, or None to abstain.
+
+        Every registered classifier is asked; the most confident answer wins.
+        """
         ...

@@ -328,6 +328,22 @@ async def test_without_enrichers_nothing_is_submitted(isolated, make_runtime) ->
         await submit_analysis(rt, all=True, actor="test")
 
 
+async def test_enrichment_stays_readable_after_the_key_is_rotated(isolated, make_runtime, data_dir) -> None:
+    from outreach.kernel.services.keys import rotate_keys
+
+    settings = isolated()
+    found = Fixed("finder", 1, {"emails": [{"address": "owner@rotated.com"}]}, email="owner@rotated.com")
+    rt = await make_runtime(settings, load_entry_points=False, extra_plugins=[("e", Enrichers(found))])
+    (lead_id,) = await discover(rt, "Rotated")
+    await analyze(rt)
+    before = str(await LeadRow.raw("SELECT enrichment FROM leads"))
+    await rotate_keys(rt, actor="test")
+    assert str(await LeadRow.raw("SELECT enrichment FROM leads")) != before
+    reopened = await make_runtime(settings, load_entry_points=False)
+    lead = await reopened.leads.get(lead_id)
+    assert lead.enrichment["finder"].data == {"emails": [{"address": "owner@rotated.com"}]}
+
+
 # -- resuming after a crash -------------------------------------------------------------------
 
 HANGING = textwrap.dedent(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from outreach.kernel import DiscoveredBusiness
 from outreach.kernel.crypto import Vault, key_file, load_vault
+from outreach.kernel.errors import ConfigError, OutreachError
 from outreach.kernel.runtime import Runtime
 from outreach.kernel.store.engine import migrate
 
@@ -89,3 +92,42 @@ async def test_runtime_uses_the_data_dir_override(tmp_path, make_settings, make_
     rt: Runtime = await make_runtime(settings)
     assert rt.settings.database_path == tmp_path / "custom" / "outreach.db"
     assert (tmp_path / "custom" / "outreach.db").exists()
+
+
+async def test_keys_rotate_reencrypts_and_keeps_everything_readable(settings, make_runtime, data_dir) -> None:
+    from outreach.kernel.services.keys import rotate_keys
+
+    rt = await make_runtime(settings)
+    lead, _ = await rt.leads.upsert_discovered(
+        DiscoveredBusiness(business_name="Rotated", email="owner@rotated.example", phone="+1 555 0100"),
+        "test",
+    )
+    before = {row[0] for row in sqlite3.connect(data_dir / "outreach.db").execute("SELECT email FROM leads")}
+    old_key = key_file(data_dir).read_text()
+    report = await rotate_keys(rt, actor="test")
+    assert report.rows["leads"] == 1
+    after = {row[0] for row in sqlite3.connect(data_dir / "outreach.db").execute("SELECT email FROM leads")}
+    assert before.isdisjoint(after)
+    assert key_file(data_dir).read_text() != old_key
+    reopened = await make_runtime(settings)
+    again = await reopened.leads.get(lead.id)
+    assert (again.email, again.phone) == ("owner@rotated.example", "+1 555 0100")
+    assert [found.id for found in await reopened.leads.find_by_email("owner@rotated.example")] == [lead.id]
+    old_vault = Vault.from_json(old_key, source="old")
+    with pytest.raises(ConfigError):
+        old_vault.decrypt(next(iter(after)))
+
+
+async def test_keys_rotate_refuses_an_environment_key_unless_asked(
+    data_dir, make_settings, make_runtime, monkeypatch
+) -> None:
+    from outreach.kernel.services.keys import rotate_keys
+
+    monkeypatch.setenv("OUTREACH_DATA_KEY", Vault.generate().to_json())
+    rt = await make_runtime(make_settings())
+    with pytest.raises(OutreachError, match="OUTREACH_DATA_KEY"):
+        await rotate_keys(rt, actor="test")
+    report = await rotate_keys(rt, actor="test", allow_env=True)
+    assert Vault.from_json(report.new_key_material, source="printed").hash_email(
+        "a@b.example"
+    ) == rt.vault.hash_email("a@b.example")

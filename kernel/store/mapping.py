@@ -177,3 +177,25 @@ def audit_from_row(row: dict[str, Any]) -> AuditEntry:
         request_id=row.get("request_id"),
         created_at=row.get("created_at"),
     )
+
+
+def reencrypt_column(column: str, value: Any, vault: Vault) -> Any:
+    """A stored value with its Fernet tokens re-encrypted under ``vault``'s newest key.
+
+    Most encrypted columns hold one token; ``enrichment`` holds JSON with one sealed
+    token per record.
+    """
+    if column != "enrichment":
+        return vault.reencrypt(value)
+    return {
+        name: {**record, "sealed": vault.reencrypt(record["sealed"])} if record.get("sealed") else record
+        for name, record in _json(value, {}).items()
+    }
+
+
+#: Every column that holds a Fernet token, by table name (``outreach keys rotate`` walks these).
+ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "leads": (*LEAD_PII, "enrichment"),
+    "emails": EMAIL_PII,
+    "suppressions": ("email",),
+}

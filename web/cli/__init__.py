@@ -14,7 +14,7 @@ import click
 from outreach.kernel.errors import OutreachError
 from outreach.kernel.plugins import build_plugin_host
 
-from . import admin, analyze, jobs, leads, serve
+from . import admin, analyze, jobs, keys, leads, mail, serve
 from .common import CliState, fail, state
 
 
@@ -50,6 +50,8 @@ for command in (
     leads.leads,
     analyze.analyze,
     jobs.jobs,
+    mail.mail,
+    keys.keys,
 ):
     cli.add_command(command)
 
