@@ -17,6 +17,7 @@ from .contracts import (
     DiscoveredBusiness,
     DiscoveryQuery,
     Enrichment,
+    GeoPlace,
     InboundMessage,
     OutgoingMessage,
     ReplyCategory,
@@ -36,12 +37,14 @@ from .errors import (
     TransientSendError,
 )
 from .hookspecs import hookimpl
+from .identity import data_id_from_url, identity_key, place_id_from_url
 from .mime import build_mime, mime_bytes
 from .models import Email, EnrichmentRecord, Lead
 from .protocols import (
     ComplianceCheck,
     DiscoverySource,
     Enricher,
+    Geocoder,
     Progress,
     ReconcilingSender,
     ReplyClassifier,
@@ -62,6 +65,8 @@ __all__ = [
     "Enricher",
     "Enrichment",
     "EnrichmentRecord",
+    "GeoPlace",
+    "Geocoder",
     "ImportFileError",
     "InboundMessage",
     "Lead",
@@ -84,7 +89,10 @@ __all__ = [
     "Verdict",
     "VerdictAction",
     "build_mime",
+    "data_id_from_url",
     "decode_section",
     "hookimpl",
+    "identity_key",
     "mime_bytes",
+    "place_id_from_url",
 ]

@@ -9,11 +9,17 @@ that names the key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Settings, decode_section
+from .contracts import GeoPlace
 from .crypto import Vault
 from .services import plugin_state
+from .services.geocoding import GeocodingService
+
+if TYPE_CHECKING:
+    from .protocols import Geocoder
+    from .registry import Registry
 
 T = TypeVar("T")
 
@@ -24,6 +30,25 @@ class PluginContext:
     def __init__(self, settings: Settings, vault: Vault | None = None) -> None:
         self.settings = settings
         self._vault = vault
+        self._geocoders: Registry[Geocoder] | None = None
+
+    def bind_geocoders(self, registry: Registry[Geocoder]) -> None:
+        """Use the geocoders in ``registry`` for :meth:`geocode` (the plugin host does this)."""
+        self._geocoders = registry
+
+    async def geocode(self, text: str, *, language: str = "en") -> GeoPlace:
+        """Where ``text`` ("Austin, TX" or "lat,lng") is, through every registered geocoder.
+
+        Raise :class:`~outreach.kernel.errors.DiscoveryError` with a sentence when no
+        geocoder knows the place.
+        """
+        registry = self._geocoders
+
+        def ordered() -> list[Geocoder]:
+            items = list(registry) if registry is not None else []
+            return sorted(items, key=lambda geocoder: getattr(geocoder, "order", 100))
+
+        return await GeocodingService(ordered).geocode(text, language=language)
 
     @property
     def data_dir(self) -> Path:

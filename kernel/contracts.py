@@ -56,6 +56,22 @@ class DiscoveredBusiness(msgspec.Struct, kw_only=True):
     metadata: dict[str, Any] = {}
 
 
+class GeoPlace(msgspec.Struct, kw_only=True):
+    """Where a place is, as a geocoder found it.
+
+    ``bbox`` is ``(south, west, north, east)`` in degrees when the geocoder knows the
+    place's extent; ``radius_km`` is a rough size when it does not.
+    """
+
+    name: str
+    latitude: float
+    longitude: float
+    country_code: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    radius_km: float | None = None
+    source: str | None = None
+
+
 class Enrichment(msgspec.Struct, kw_only=True):
     """What one enricher learned about one lead.
 

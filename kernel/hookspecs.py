@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         ComplianceCheck,
         DiscoverySource,
         Enricher,
+        Geocoder,
         ReplyClassifier,
         ReplySource,
         Sender,
@@ -61,6 +62,22 @@ def register_discovery_sources(register: Callable[[DiscoverySource], None], cont
         :class:`~outreach.kernel.protocols.DiscoverySource`; its ``name`` is what
         ``outreach discover --source`` and the Discover page select.
     :param context: the plugin's view of the configuration and the data directory.
+    :return: nothing; results go through ``register``.
+    """
+
+
+@hookspec
+def register_geocoders(register: Callable[[Geocoder], None], context: PluginContext) -> None:
+    """Register geocoders that turn place text ("Austin, TX") into coordinates.
+
+    Called once when the plugin manager is built. When a search names a place, the
+    kernel asks every geocoder in ascending ``order`` and takes the first answer;
+    ``"lat,lng"`` needs no geocoder.
+
+    :param register: call ``register(geocoder)`` for each
+        :class:`~outreach.kernel.protocols.Geocoder`.
+    :param context: the plugin's view of the configuration and the data directory
+        (where a geocoder may keep its cache).
     :return: nothing; results go through ``register``.
     """
 

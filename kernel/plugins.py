@@ -26,7 +26,15 @@ from .config import Settings
 from .context import PluginContext
 from .crypto import Vault
 from .errors import PluginError
-from .protocols import ComplianceCheck, DiscoverySource, Enricher, ReplyClassifier, ReplySource, Sender
+from .protocols import (
+    ComplianceCheck,
+    DiscoverySource,
+    Enricher,
+    Geocoder,
+    ReplyClassifier,
+    ReplySource,
+    Sender,
+)
 from .registry import Registry
 
 ENTRY_POINT_GROUP = "outreach.plugins"
@@ -40,11 +48,13 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "outreach.plugins.scoring",
     "outreach.plugins.reply_rules",
     "outreach.plugins.imap",
+    "outreach.plugins.google_maps",
 )
 
 #: Registration hooks and the registry each one fills: attribute, hook, kind, Protocol.
 REGISTRATIONS: tuple[tuple[str, str, str, type], ...] = (
     ("discovery_sources", "register_discovery_sources", "discovery source", DiscoverySource),
+    ("geocoders", "register_geocoders", "geocoder", Geocoder),
     ("enrichers", "register_enrichers", "enricher", Enricher),
     ("senders", "register_senders", "sender", Sender),
     ("compliance_checks", "register_compliance_checks", "compliance check", ComplianceCheck),
@@ -85,12 +95,14 @@ class PluginHost:
         self.context = context
         self.failures: list[PluginFailure] = []
         self.discovery_sources: Registry[DiscoverySource] = Registry("discovery source", DiscoverySource)
+        self.geocoders: Registry[Geocoder] = Registry("geocoder", Geocoder)
         self.enrichers: Registry[Enricher] = Registry("enricher", Enricher)
         self.senders: Registry[Sender] = Registry("sender", Sender)
         self.compliance_checks: Registry[ComplianceCheck] = Registry("compliance check", ComplianceCheck)
         self.reply_sources: Registry[ReplySource] = Registry("reply source", ReplySource)
         self.reply_classifiers: Registry[ReplyClassifier] = Registry("reply classifier", ReplyClassifier)
         self._origins: dict[str, tuple[str, str | None]] = {}
+        context.bind_geocoders(self.geocoders)
 
     # -- building --------------------------------------------------------------------
 
@@ -159,6 +171,10 @@ class PluginHost:
                 PluginInfo(name=name, version=version, origin=origin, hooks=hooks, registered=registered)
             )
         return sorted(infos, key=lambda info: (info.origin != "builtin", info.name))
+
+    def sorted_geocoders(self) -> list[Geocoder]:
+        """Geocoders in the order a place is looked up."""
+        return sorted(self.geocoders, key=lambda geocoder: getattr(geocoder, "order", 100))
 
     def sorted_enrichers(self) -> list[Enricher]:
         """Enrichers in the order analysis runs them."""

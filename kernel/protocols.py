@@ -16,6 +16,7 @@ from .contracts import (
     DiscoveredBusiness,
     DiscoveryQuery,
     Enrichment,
+    GeoPlace,
     InboundMessage,
     OutgoingMessage,
     ReplyCategory,
@@ -58,6 +59,23 @@ class DiscoverySource(Protocol):
 
         Raise :class:`~outreach.kernel.errors.DiscoveryError` with a sentence a
         person can act on when the search cannot run at all.
+        """
+        ...
+
+
+@runtime_checkable
+class Geocoder(Protocol):
+    """Turns place text ("Austin, TX") into coordinates: a gazetteer, a geocoding service."""
+
+    name: str
+    #: Geocoders are asked in ascending ``order`` until one knows the place.
+    order: int
+
+    async def geocode(self, text: str, *, language: str = "en") -> GeoPlace | None:
+        """Return where ``text`` is, or None when this geocoder does not know it.
+
+        Raise :class:`~outreach.kernel.errors.DiscoveryError` only when the geocoder
+        itself cannot work (a service that cannot be reached); the next one is tried.
         """
         ...
 

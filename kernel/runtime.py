@@ -18,6 +18,7 @@ from .logs import route_to_stdlib
 from .plugins import PluginHost, build_plugin_host
 from .services import analysis, discovery
 from .services.emails import EmailService
+from .services.geocoding import GeocodingService
 from .services.jobs import JobService
 from .services.leads import LeadService
 from .store.engine import open_database
@@ -36,6 +37,7 @@ class Runtime:
         self.leads = LeadService(self)
         self.emails = EmailService(self)
         self.jobs = JobService()
+        self.geocoding = GeocodingService(plugins.sorted_geocoders)
         self.runner = JobRunner(self)
         self.runner.register(discovery.JOB_KIND, discovery.run_discovery)
         self.runner.register(analysis.JOB_KIND, analysis.run_analysis)

@@ -22,6 +22,8 @@ def test_wheel_holds_every_layer_with_its_data(tmp_path: Path) -> None:
         "outreach/kernel/store/migrations/__init__.py",
         "outreach/plugins/csv_import/__init__.py",
         "outreach/plugins/outbox/__init__.py",
+        "outreach/plugins/google_maps/selectors.py",
+        "outreach/web/templates/discover/index.html",
         "outreach/web/app.py",
         "outreach/web/templates/layout.html",
         "outreach/web/templates/leads/_row.html",

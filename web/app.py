@@ -17,13 +17,16 @@ from .errors import EXCEPTION_HANDLERS
 from .middleware import request_id_middleware
 from .navigation import NAVIGATION
 from .rendering import make_environment
-from .routes import analysis, api, dashboard, jobs, leads
+from .routes import analysis, api, dashboard, discover, jobs, leads
 
 STATIC = Path(__file__).parent / "static"
 
 ROUTES: list[Any] = [
     dashboard.dashboard,
     dashboard.health,
+    discover.discover_index,
+    discover.discover_submit,
+    discover.discover_job,
     leads.leads_index,
     leads.lead_action,
     analysis.analyze_leads,

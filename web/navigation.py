@@ -14,6 +14,7 @@ class NavItem(msgspec.Struct, frozen=True):
 
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Dashboard", "/"),
+    NavItem("Discover", "/discover"),
     NavItem("Leads", "/leads"),
     NavItem("Jobs", "/jobs"),
 )

@@ -14,7 +14,7 @@ import click
 from outreach.kernel.errors import OutreachError
 from outreach.kernel.plugins import build_plugin_host
 
-from . import admin, analyze, jobs, keys, leads, mail, serve
+from . import admin, analyze, discover, jobs, keys, leads, mail, serve
 from .common import CliState, fail, state
 
 
@@ -47,6 +47,7 @@ for command in (
     admin.plugins,
     admin.config,
     admin.db,
+    discover.discover,
     leads.leads,
     analyze.analyze,
     jobs.jobs,

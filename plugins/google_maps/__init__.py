@@ -1,0 +1,42 @@
+"""Built-in plugin ``google_maps``: businesses from Google Maps searches, and the geocoders.
+
+It registers the ``google_maps`` discovery source (a real Chromium driven by
+Playwright; see :mod:`.source`) and two geocoders: an offline gazetteer and Nominatim
+(see :mod:`.geocoding`). Settings come from ``[plugins.google_maps]`` (:mod:`.options`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from outreach.kernel import DiscoverySource, Geocoder, PluginContext, hookimpl
+
+from .geocoding import GazetteerGeocoder, NominatimGeocoder
+from .options import GoogleMapsOptions
+from .source import PLUGIN, GoogleMapsSource
+
+
+def _options(context: PluginContext) -> GoogleMapsOptions:
+    return context.plugin_options(PLUGIN, GoogleMapsOptions)
+
+
+@hookimpl
+def register_discovery_sources(register: Callable[[DiscoverySource], None], context: PluginContext) -> None:
+    """Provide the ``google_maps`` discovery source."""
+    register(GoogleMapsSource(_options(context), context))
+
+
+@hookimpl
+def register_geocoders(register: Callable[[Geocoder], None], context: PluginContext) -> None:
+    """Provide the offline gazetteer and, unless turned off, Nominatim."""
+    options = _options(context)
+    register(GazetteerGeocoder())
+    if options.nominatim_url:
+        register(
+            NominatimGeocoder(
+                options.nominatim_url,
+                context.data_dir / "cache" / "nominatim.json",
+                contact=options.nominatim_contact,
+                interval=options.nominatim_interval,
+            )
+        )

