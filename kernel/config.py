@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 import platformdirs
@@ -90,6 +90,15 @@ class ComplianceSettings(_Section):
     retention_days: int = 90
 
 
+class AnalysisSettings(_Section):
+    """``[analysis]``: how the analysis job runs the enrichers over leads."""
+
+    #: How many leads are analyzed at once.
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
+    #: Seconds one enricher may spend on one lead before it counts as failed.
+    enricher_timeout: Annotated[float, msgspec.Meta(gt=0)] = 120.0
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -102,6 +111,7 @@ class Settings(_Section):
     sender: SenderSettings = msgspec.field(default_factory=SenderSettings)
     mailboxes: list[MailboxSettings] = []
     compliance: ComplianceSettings = msgspec.field(default_factory=ComplianceSettings)
+    analysis: AnalysisSettings = msgspec.field(default_factory=AnalysisSettings)
     #: ``[plugins.<name>]`` tables, decoded by each plugin with :func:`decode_section`.
     plugins: dict[str, dict[str, Any]] = {}
     #: Where the settings were read from (not a key in the file).

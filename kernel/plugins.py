@@ -43,6 +43,9 @@ ENTRY_POINT_GROUP = "outreach.plugins"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "outreach.plugins.csv_import",
     "outreach.plugins.outbox",
+    "outreach.plugins.website",
+    "outreach.plugins.email_check",
+    "outreach.plugins.scoring",
     "outreach.plugins.reply_rules",
     "outreach.plugins.imap",
     "outreach.plugins.google_maps",

@@ -16,7 +16,7 @@ from .crypto import Vault, load_vault
 from .job_runner import JobRunner
 from .logs import route_to_stdlib
 from .plugins import PluginHost, build_plugin_host
-from .services import discovery
+from .services import analysis, discovery
 from .services.emails import EmailService
 from .services.geocoding import GeocodingService
 from .services.jobs import JobService
@@ -42,6 +42,7 @@ class Runtime:
         self.geocoding = GeocodingService(plugins.sorted_geocoders)
         self.runner = JobRunner(self)
         self.runner.register(discovery.JOB_KIND, discovery.run_discovery)
+        self.runner.register(analysis.JOB_KIND, analysis.run_analysis)
 
     @classmethod
     async def open(

@@ -9,6 +9,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from outreach.kernel import DiscoveredBusiness
+from outreach.kernel.models import EnrichmentRecord
 from outreach.kernel.services import stats
 from outreach.kernel.store.tables import EmailRow, LeadRow
 from outreach.web import create_app
@@ -126,17 +127,19 @@ async def test_detail_is_a_page_or_a_panel(client, runtime) -> None:
 
 async def test_enrichment_partial_shows_each_enricher(client, runtime) -> None:
     lead_id = await _lead(runtime, "Enriched")
-    await LeadRow.update(
-        {
-            LeadRow.enrichment: {
-                "website": {"enricher": "website", "data": {"title": "Fresh <bread>"}, "confidence": 0.8}
-            }
-        }
-    ).where(LeadRow.id == lead_id)
+    await runtime.leads.record_enrichment(
+        lead_id,
+        [
+            EnrichmentRecord(enricher="website", data={"title": "Fresh <bread>"}, confidence=0.8),
+            EnrichmentRecord(enricher="reviews_digest", data={"summary": "Loved <b>by</b> locals"}),
+        ],
+        {},
+        actor="test",
+    )
     panel = (await client.get(f"/leads/{lead_id}", headers=HX)).text
-    assert "website" in panel
-    assert "confidence 80%" in panel
     assert "Fresh &lt;bread&gt;" in panel
+    assert "reviews_digest" in panel
+    assert "Loved &lt;b&gt;by&lt;/b&gt; locals" in panel
 
 
 async def test_csv_upload_queues_an_import_whose_partial_polls_until_done(client, runtime) -> None:

@@ -16,7 +16,7 @@ from .errors import EXCEPTION_HANDLERS
 from .middleware import request_id_middleware
 from .navigation import NAVIGATION
 from .rendering import make_environment
-from .routes import api, api_suppressions, auth, dashboard, discover, jobs, leads, review, settings
+from .routes import analysis, api, api_suppressions, auth, dashboard, discover, jobs, leads, review, settings
 from .security import AccessGate, access_middleware, csrf_config, csrf_middleware
 
 STATIC = Path(__file__).parent / "static"
@@ -32,6 +32,9 @@ ROUTES: list[Any] = [
     leads.lead_action,
     review.leads_bulk,
     review.leads_import,
+    analysis.analyze_leads,
+    analysis.analysis_progress,
+    analysis.lead_enrichment,
     jobs.jobs_index,
     jobs.job_detail,
     jobs.job_cancel,

@@ -10,12 +10,12 @@ import msgspec
 from ..contracts import DiscoveredBusiness
 from ..errors import ConcurrentUpdate, IllegalTransition, NotFound
 from ..identity import identity_key
-from ..models import Lead, Page
+from ..models import EnrichmentRecord, Lead, Page
 from ..states import LEAD_MACHINE, REVIEW_UNDO_STATES, LeadState
 from ..store.engine import read_transaction, write_transaction
 from ..store.mapping import lead_columns, lead_from_row
 from ..store.tables import EmailRow, LeadRow
-from . import audit
+from . import audit, lead_enrichment
 from .lead_filters import where
 from .transitions import apply_transition, utcnow
 
@@ -271,25 +271,69 @@ class LeadService:
     ) -> Lead:
         """Move one lead to ``new_state``; see :func:`apply_transition`."""
         async with write_transaction():
-            if new_state == LeadState.PENDING_REVIEW:
-                await self._refuse_undo_after_outreach([lead_id])
-            row, old = await apply_transition(
-                LeadRow,
-                LEAD_MACHINE,
-                "lifecycle_state",
+            lead, old = await self.transition_in_transaction(
                 lead_id,
                 new_state,
                 actor=actor,
                 expected_version=expected_version,
-                changes=lead_columns(changes or {}, self._rt.vault),
-                audit_changes=changes,
                 reason=reason,
+                changes=changes,
             )
-        lead = self._lead(row)
-        self._rt.plugins.notify(
-            "lead_transitioned", lead=lead, old_state=old, new_state=new_state, actor=actor
-        )
+        self.notify(lead, old, new_state, actor)
         return lead
+
+    async def transition_in_transaction(
+        self,
+        lead_id: int,
+        new_state: str,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> tuple[Lead, str]:
+        """Like :meth:`transition` inside the caller's transaction; call :meth:`notify` after commit."""
+        if new_state == LeadState.PENDING_REVIEW:
+            await self._refuse_undo_after_outreach([lead_id])
+        row, old = await apply_transition(
+            LeadRow,
+            LEAD_MACHINE,
+            "lifecycle_state",
+            lead_id,
+            new_state,
+            actor=actor,
+            expected_version=expected_version,
+            changes=lead_columns(changes or {}, self._rt.vault),
+            audit_changes=changes,
+            reason=reason,
+        )
+        return self._lead(row), old
+
+    def notify(self, lead: Lead, old_state: str, new_state: str, actor: str) -> None:
+        """Fire ``lead_transitioned`` (after the commit)."""
+        self._rt.plugins.notify(
+            "lead_transitioned", lead=lead, old_state=old_state, new_state=new_state, actor=actor
+        )
+
+    async def record_enrichment(
+        self,
+        lead_id: int,
+        records: Iterable[EnrichmentRecord],
+        lead_fields: dict[str, Any],
+        *,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> Lead:
+        """Store what enrichers learned; see :func:`.lead_enrichment.record_enrichment`."""
+        row = await lead_enrichment.record_enrichment(
+            self._rt.vault,
+            await self.get(lead_id),
+            list(records),
+            lead_fields,
+            actor=actor,
+            expected_version=expected_version,
+        )
+        return self._lead(row)
 
     async def _refuse_undo_after_outreach(self, lead_ids: Iterable[int]) -> None:
         ids = list(lead_ids)

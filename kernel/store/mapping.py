@@ -30,11 +30,33 @@ def _json(value: Any, default: Any) -> Any:
     return value
 
 
+def _record_from_column(stored: dict[str, Any], vault: Vault) -> EnrichmentRecord:
+    """An :class:`EnrichmentRecord` from its stored form, its sealed ``data`` opened."""
+    stored = dict(stored)
+    sealed = stored.pop("sealed", None)
+    if sealed is not None:
+        stored["data"] = msgspec.json.decode(vault.decrypt(sealed) or "{}")
+    return msgspec.convert(stored, EnrichmentRecord)
+
+
+def enrichment_column(records: dict[str, EnrichmentRecord], vault: Vault) -> dict[str, Any]:
+    """The ``enrichment`` column for ``records``: each record's ``data`` sealed.
+
+    Enrichers find addresses, phone numbers and names, so the whole ``data`` of each
+    record is encrypted; its enricher, confidence, source and time stay readable.
+    """
+    column = {}
+    for name, record in records.items():
+        stored = msgspec.to_builtins(record)
+        stored["sealed"] = vault.encrypt(msgspec.json.encode(stored.pop("data", {})).decode())
+        column[name] = stored
+    return column
+
+
 def lead_from_row(row: dict[str, Any], vault: Vault) -> Lead:
     """A :class:`Lead` from a ``leads`` row."""
     enrichment = {
-        name: msgspec.convert(record, EnrichmentRecord)
-        for name, record in _json(row.get("enrichment"), {}).items()
+        name: _record_from_column(record, vault) for name, record in _json(row.get("enrichment"), {}).items()
     }
     return Lead(
         id=row["id"],
@@ -168,9 +190,23 @@ def audit_from_row(row: dict[str, Any]) -> AuditEntry:
     )
 
 
+def reencrypt_column(column: str, value: Any, vault: Vault) -> Any:
+    """A stored value with its Fernet tokens re-encrypted under ``vault``'s newest key.
+
+    Most encrypted columns hold one token; ``enrichment`` holds JSON with one sealed
+    token per record.
+    """
+    if column != "enrichment":
+        return vault.reencrypt(value)
+    return {
+        name: {**record, "sealed": vault.reencrypt(record["sealed"])} if record.get("sealed") else record
+        for name, record in _json(value, {}).items()
+    }
+
+
 #: Every column that holds a Fernet token, by table name (``outreach keys rotate`` walks these).
 ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "leads": LEAD_PII,
+    "leads": (*LEAD_PII, "enrichment"),
     "emails": EMAIL_PII,
     "suppressions": ("email",),
 }

@@ -11,6 +11,9 @@ from litestar.params import PathParameter, QueryParameter
 
 from outreach.kernel.runtime import Runtime
 
+#: The htmx event a polled job's last answer fires, so lists on the page refresh once.
+JOB_FINISHED_EVENT = "job-finished"
+
 #: Who the audit log names for actions taken in the browser.
 WEB_ACTOR = "web"
 #: Who the audit log names for actions taken through the JSON API.

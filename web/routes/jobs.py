@@ -11,7 +11,7 @@ from outreach.kernel.models import Job
 from outreach.kernel.services.jobs import FINISHED
 from outreach.web.rendering import is_fragment_request, render
 
-from . import WEB_ACTOR, RecordId, runtime
+from . import JOB_FINISHED_EVENT, WEB_ACTOR, RecordId, runtime
 
 
 def _job_response(request: Request[Any, Any, Any], job: Job) -> Response[Any]:
@@ -20,7 +20,7 @@ def _job_response(request: Request[Any, Any, Any], job: Job) -> Response[Any]:
     When a polled job has ended, the answer fires ``job-finished`` so lists on the page
     (leads, counts) refresh themselves once.
     """
-    headers = {"HX-Trigger": "job-finished"} if job.state in FINISHED else None
+    headers = {"HX-Trigger": JOB_FINISHED_EVENT} if job.state in FINISHED else None
     return render(request, "jobs/detail.html", {"job": job}, block="job", headers=headers)
 
 
