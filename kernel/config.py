@@ -13,7 +13,7 @@ import re
 import tomllib
 from datetime import time
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -130,6 +130,15 @@ class ComplianceSettings(_Section):
     retention_days: int = 90
 
 
+class AnalysisSettings(_Section):
+    """``[analysis]``: how the analysis job runs the enrichers over leads."""
+
+    #: How many leads are analyzed at once.
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
+    #: Seconds one enricher may spend on one lead before it counts as failed.
+    enricher_timeout: Annotated[float, msgspec.Meta(gt=0)] = 120.0
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -143,6 +152,7 @@ class Settings(_Section):
     mailboxes: list[MailboxSettings] = []
     sending: SendingSettings = msgspec.field(default_factory=SendingSettings)
     compliance: ComplianceSettings = msgspec.field(default_factory=ComplianceSettings)
+    analysis: AnalysisSettings = msgspec.field(default_factory=AnalysisSettings)
     #: ``[plugins.<name>]`` tables, decoded by each plugin with :func:`decode_section`.
     plugins: dict[str, dict[str, Any]] = {}
     #: Where the settings were read from (not a key in the file).
@@ -308,6 +318,24 @@ def _redact(value: Any, key: str = "") -> Any:
         except ValueError:
             return "***redacted***"
     return value
+
+
+def secret_references(data: Any, found: dict[str, str] | None = None) -> dict[str, str]:
+    """Every secret reference in ``data`` (as from :func:`settings_as_dict`), each ``set`` or ``missing``."""
+    found = {} if found is None else found
+    if isinstance(data, dict):
+        for item in data.values():
+            secret_references(item, found)
+    elif isinstance(data, list):
+        for item in data:
+            secret_references(item, found)
+    elif isinstance(data, str):
+        try:
+            ref = SecretRef(data)
+        except ValueError:
+            return found
+        found[str(ref)] = "set" if ref.available() else "missing"
+    return found
 
 
 def settings_as_dict(settings: Settings) -> dict[str, Any]:

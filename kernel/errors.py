@@ -15,6 +15,12 @@ class OutreachError(Exception):
     status_code: int = 400
 
 
+class InvalidInput(OutreachError):
+    """A value a person typed or sent is not acceptable (an address that is not an email)."""
+
+    status_code = 422
+
+
 class ConfigError(OutreachError):
     """The configuration file or a configured value is wrong or missing."""
 

@@ -39,6 +39,11 @@ def route_to_stdlib() -> None:
     )
 
 
+def log_path(data_dir: Path) -> Path:
+    """The JSON log file of the data directory ``data_dir``."""
+    return data_dir / "logs" / "outreach.log"
+
+
 def configure_logging(data_dir: Path, *, level: str = "info", console_level: str | None = None) -> Path:
     """Send structlog and stdlib logging to the JSON log file and to stderr.
 
@@ -46,9 +51,8 @@ def configure_logging(data_dir: Path, *, level: str = "info", console_level: str
     :param console_level: the level shown on the console (defaults to ``level``).
     :return: the log file's path.
     """
-    log_dir = data_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    path = log_dir / "outreach.log"
+    path = log_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
 
     file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=5)
     file_handler.setLevel(level.upper())

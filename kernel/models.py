@@ -109,6 +109,17 @@ class Job(msgspec.Struct, kw_only=True):
     finished_at: datetime | None = None
 
 
+class Suppression(msgspec.Struct, kw_only=True):
+    """An address that must never be mailed: who it is (while known), why, and since when."""
+
+    id: int
+    #: The address; None once an erasure emptied it (its keyed hash still blocks it).
+    email: str | None = None
+    reason: str = "manual"
+    source: str | None = None
+    created_at: datetime | None = None
+
+
 class AuditEntry(msgspec.Struct, kw_only=True):
     """One recorded change: who did what to which record, and from what to what."""
 

@@ -43,6 +43,9 @@ ENTRY_POINT_GROUP = "outreach.plugins"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "outreach.plugins.csv_import",
     "outreach.plugins.outbox",
+    "outreach.plugins.website",
+    "outreach.plugins.email_check",
+    "outreach.plugins.scoring",
     "outreach.plugins.smtp",
     "outreach.plugins.gmail",
     "outreach.plugins.reply_rules",
@@ -178,6 +181,10 @@ class PluginHost:
     def sorted_enrichers(self) -> list[Enricher]:
         """Enrichers in the order analysis runs them."""
         return sorted(self.enrichers, key=lambda enricher: getattr(enricher, "order", 100))
+
+    def listens(self, event: str) -> bool:
+        """Whether any plugin implements the event hook ``event`` (so building its arguments is worth it)."""
+        return bool(getattr(self.pm.hook, event).get_hookimpls())
 
     def notify(self, event: str, **kwargs: Any) -> None:
         """Fire an event hook; one plugin's exception is logged and does not stop the others."""

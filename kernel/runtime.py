@@ -18,7 +18,7 @@ from .crypto import Vault, load_vault
 from .job_runner import JobRunner
 from .logs import route_to_stdlib
 from .plugins import PluginHost, build_plugin_host
-from .services import discovery
+from .services import analysis, discovery
 from .services.emails import EmailService
 from .services.enrollment import EnrollmentService
 from .services.geocoding import GeocodingService
@@ -27,6 +27,7 @@ from .services.leads import LeadService
 from .services.mailboxes import MailboxService
 from .services.outbox.worker import OutboxWorker
 from .services.sequences import SequenceService
+from .services.suppressions import SuppressionService
 from .services.templates import TemplateService
 from .services.transitions import utcnow
 from .store.engine import open_database
@@ -47,6 +48,7 @@ class Runtime:
         self.leads = LeadService(self)
         self.emails = EmailService(self)
         self.jobs = JobService()
+        self.suppressions = SuppressionService(self)
         self.geocoding = GeocodingService(plugins.sorted_geocoders)
         self.templates = TemplateService(self)
         self.sequences = SequenceService(self)
@@ -55,6 +57,7 @@ class Runtime:
         self.outbox = OutboxWorker(self)
         self.runner = JobRunner(self)
         self.runner.register(discovery.JOB_KIND, discovery.run_discovery)
+        self.runner.register(analysis.JOB_KIND, analysis.run_analysis)
 
     @classmethod
     async def open(

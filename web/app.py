@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
-from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
@@ -17,7 +16,23 @@ from .errors import EXCEPTION_HANDLERS
 from .middleware import request_id_middleware
 from .navigation import NAVIGATION
 from .rendering import make_environment
-from .routes import api, dashboard, discover, jobs, leads, mailboxes, outbox, sequences, templates
+from .routes import (
+    analysis,
+    api,
+    api_suppressions,
+    auth,
+    dashboard,
+    discover,
+    jobs,
+    leads,
+    mailboxes,
+    outbox,
+    review,
+    sequences,
+    settings,
+    templates,
+)
+from .security import AccessGate, access_middleware, csrf_config, csrf_middleware
 
 STATIC = Path(__file__).parent / "static"
 
@@ -28,8 +43,21 @@ ROUTES: list[Any] = [
     discover.discover_submit,
     discover.discover_job,
     leads.leads_index,
+    leads.lead_detail,
     leads.lead_action,
+    review.leads_bulk,
+    review.leads_import,
+    analysis.analyze_leads,
+    analysis.analysis_progress,
+    analysis.lead_enrichment,
     jobs.jobs_index,
+    jobs.job_detail,
+    jobs.job_cancel,
+    jobs.job_resume,
+    settings.settings_page,
+    auth.login_form,
+    auth.login_submit,
+    auth.logout,
     sequences.sequences_index,
     sequences.sequences_load,
     sequences.sequences_enroll,
@@ -44,12 +72,19 @@ ROUTES: list[Any] = [
     outbox.outbox_index,
     outbox.outbox_action,
     api.LeadsApi,
+    api.EmailsApi,
     api.JobsApi,
+    api_suppressions.SuppressionsApi,
 ]
 
 
 def create_app(runtime: Runtime, *, run_background: bool = False) -> Litestar:
-    """The web app over ``runtime``; with ``run_background`` it also runs the job runner."""
+    """The web app over ``runtime``; with ``run_background`` it also runs the job runner.
+
+    Middleware order matters: the request id first (so refusals carry one), then the
+    access gate (it marks bearer requests), then CSRF (which exempts those).
+    """
+    gate = AccessGate.from_settings(runtime.settings, runtime.vault.derive("web:session"))
 
     async def start(app: Litestar) -> None:
         if run_background:
@@ -65,14 +100,14 @@ def create_app(runtime: Runtime, *, run_background: bool = False) -> Litestar:
             *runtime.plugins.route_handlers(),
             create_static_files_router(path="/static", directories=[STATIC]),
         ],
-        state=State({"runtime": runtime, "jinja": make_environment(), "navigation": NAVIGATION}),
-        csrf_config=CSRFConfig(
-            secret=runtime.vault.derive("web:csrf").hex(),
-            cookie_name="outreach_csrf",
-            cookie_samesite="strict",
-            header_name="x-csrftoken",
+        state=State(
+            {"runtime": runtime, "jinja": make_environment(), "navigation": NAVIGATION, "access": gate}
         ),
-        middleware=[request_id_middleware],
+        middleware=[
+            request_id_middleware,
+            access_middleware(gate),
+            csrf_middleware(csrf_config(runtime.vault.derive("web:csrf").hex())),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="outreach", version="1", path="/schema"),
         on_startup=[start],

@@ -66,7 +66,12 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     if status == 404:
         message = "There is nothing at this address."
     elif isinstance(exc, PermissionDeniedException | NotAuthorizedException) and "CSRF" in str(exc.detail):
-        message = "This form has expired or did not come from outreach. Reload the page and try again."
+        message = (
+            "This request carries no valid CSRF token: send the access token as 'Authorization: Bearer "
+            "<token>', or echo the outreach_csrf cookie in the x-csrftoken header."
+            if request.url.path.startswith("/api/")
+            else "This form has expired or did not come from outreach. Reload the page and try again."
+        )
     elif status == 405:
         message = "This address does not accept that kind of request."
     else:

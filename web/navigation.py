@@ -12,11 +12,13 @@ class NavItem(msgspec.Struct, frozen=True):
     path: str
 
 
+#: In this order: Dashboard, Discover, Leads, Sequences, Outbox, Replies, Settings. A page
+#: adds its entry in its place; jobs are reached from the dashboard.
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Dashboard", "/"),
     NavItem("Discover", "/discover"),
     NavItem("Leads", "/leads"),
-    NavItem("Jobs", "/jobs"),
     NavItem("Sequences", "/sequences"),
     NavItem("Outbox", "/outbox"),
+    NavItem("Settings", "/settings"),
 )

@@ -18,6 +18,9 @@ from litestar.utils.empty import value_or_default
 from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
+from . import filters
+from .security import AUTH_SCOPE_KEY
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -30,6 +33,7 @@ def make_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    filters.install(env)
     return env
 
 
@@ -72,6 +76,7 @@ def render(
         "csrf_input": Markup(f'<input type="hidden" name="_csrf_token" value="{html.escape(token)}">'),
         "nav": request.app.state.navigation,
         "current_path": request.url.path,
+        "signed_in": request.scope.get(AUTH_SCOPE_KEY) == "cookie",
     }
     compiled = env.get_template(template)
     as_fragment = is_fragment_request(request) if fragment is None else fragment

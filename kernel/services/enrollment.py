@@ -206,7 +206,7 @@ class EnrollmentService:
                 for row in inserted:
                     result.enrolled[row["lead"]] = row["id"]
                     audits.append(
-                        audit.audit_row(
+                        audit.audit_values(
                             "email",
                             row["id"],
                             "queued",
@@ -215,7 +215,7 @@ class EnrollmentService:
                         )
                     )
                     audits.append(
-                        audit.audit_row(
+                        audit.audit_values(
                             "lead", row["lead"], "enrolled", actor, new={"sequence": sequence.name}
                         )
                     )

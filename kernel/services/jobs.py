@@ -185,23 +185,35 @@ class JobService:
             await audit.record("job", job_id, "resumed", actor, old={"state": job.state})
         return await self.get(job_id)
 
-    async def mark_interrupted(self) -> list[int]:
-        """Mark jobs whose process died while running them as ``interrupted``.
+    async def _running(self, kind: str | None = None) -> tuple[list[int], list[int]]:
+        """Running jobs (of ``kind``), split into live ones and those whose process died.
 
         A job is orphaned when its owner is a dead process on this host, or when its
         heartbeat stopped longer than :data:`STALE_AFTER` ago (any host).
         """
         host = socket.gethostname()
         stale_before = utcnow() - STALE_AFTER
-        orphaned = []
-        for row in await JobRow.select(JobRow.id, JobRow.owner, JobRow.heartbeat_at).where(
+        query = JobRow.select(JobRow.id, JobRow.owner, JobRow.heartbeat_at).where(
             JobRow.state == JobState.RUNNING
-        ):
+        )
+        if kind is not None:
+            query = query.where(JobRow.kind == kind)
+        live, orphaned = [], []
+        for row in await query:
             owner_host, _, pid = (row["owner"] or "").rpartition(":")
             dead_here = owner_host == host and pid.isdigit() and not _pid_alive(int(pid))
             silent = row["heartbeat_at"] is None or row["heartbeat_at"] < stale_before
-            if dead_here or silent:
-                orphaned.append(row["id"])
+            (orphaned if dead_here or silent else live).append(row["id"])
+        return live, orphaned
+
+    async def live(self, kind: str) -> list[int]:
+        """Ids of the jobs of ``kind`` that a living process is running now."""
+        live, _ = await self._running(kind)
+        return live
+
+    async def mark_interrupted(self) -> list[int]:
+        """Mark jobs whose process died while running them as ``interrupted``."""
+        _, orphaned = await self._running()
         if orphaned:
             async with write_transaction():
                 await JobRow.update(

@@ -15,7 +15,7 @@ import msgspec
 from ..crypto import KEY_ENV, Vault, key_file, store_in_keyring, write_key_file
 from ..errors import OutreachError
 from ..store.engine import write_transaction
-from ..store.mapping import ENCRYPTED_COLUMNS
+from ..store.mapping import ENCRYPTED_COLUMNS, reencrypt_column
 from ..store.tables import ALL_TABLES
 from . import audit
 
@@ -75,7 +75,9 @@ async def rotate_keys(rt: Runtime, *, actor: str, allow_env: bool = False) -> Ro
                 break
             async with write_transaction():
                 for row in rows:
-                    values = {getattr(table, c): rotated.reencrypt(row[c]) for c in columns if row[c]}
+                    values = {
+                        getattr(table, c): reencrypt_column(c, row[c], rotated) for c in columns if row[c]
+                    }
                     if values:
                         await table.update(values).where(pk == row["id"])
                         counts[name] += 1

@@ -10,12 +10,13 @@ import msgspec
 from ..contracts import DiscoveredBusiness
 from ..errors import ConcurrentUpdate, IllegalTransition, NotFound
 from ..identity import identity_key
-from ..models import Lead, Page
+from ..models import EnrichmentRecord, Lead, Page
 from ..states import LEAD_MACHINE, REVIEW_UNDO_STATES, LeadState
-from ..store.engine import write_transaction
+from ..store.engine import read_transaction, write_transaction
 from ..store.mapping import lead_columns, lead_from_row
 from ..store.tables import EmailRow, LeadRow
-from . import audit
+from . import audit, lead_enrichment
+from .lead_filters import where
 from .transitions import apply_transition, utcnow
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ SORTS = {
     "business_name": LeadRow.business_name,
     "category": LeadRow.category,
     "city": LeadRow.city,
+    "location": LeadRow.location,
+    "state": LeadRow.lifecycle_state,
     "score": LeadRow.score,
     "rating": LeadRow.rating,
     "created_at": LeadRow.created_at,
@@ -53,8 +56,21 @@ SORTS = {
 }
 
 
+#: The columns of a lead in a list (see :meth:`LeadService.list`).
+BRIEF_COLUMNS = tuple(
+    column
+    for column in LeadRow.all_columns()
+    if column._meta.name not in ("enrichment", "discovery_metadata", "phone", "contact_name", "categories")
+)
+
+
 class LeadQuery(msgspec.Struct, kw_only=True):
-    """Filters, sort and page for a list of leads."""
+    """Filters, sort and page for a list of leads.
+
+    ``category`` matches the whole category and ``location`` the whole city, both
+    ignoring case; every word of ``text`` must appear in the name, category, address,
+    city or website.
+    """
 
     state: str | None = None
     category: str | None = None
@@ -82,32 +98,6 @@ class LeadDetail(msgspec.Struct, kw_only=True):
     audit: list[Any] = []
 
 
-def _where(query: LeadQuery) -> Any:
-    clauses = []
-    if query.state:
-        clauses.append(LeadRow.lifecycle_state == query.state)
-    if query.category:
-        clauses.append(LeadRow.category.ilike(f"%{query.category}%"))
-    if query.location:
-        clauses.append(
-            LeadRow.location.ilike(f"%{query.location}%") | LeadRow.city.ilike(f"%{query.location}%")
-        )
-    if query.min_score is not None:
-        clauses.append(LeadRow.score >= query.min_score)
-    if query.text:
-        pattern = f"%{query.text}%"
-        clauses.append(
-            LeadRow.business_name.ilike(pattern)
-            | LeadRow.category.ilike(pattern)
-            | LeadRow.location.ilike(pattern)
-            | LeadRow.website_url.ilike(pattern)
-        )
-    where = None
-    for clause in clauses:
-        where = clause if where is None else where & clause
-    return where
-
-
 class LeadService:
     """Reads and changes leads; fires ``lead_transitioned`` after each committed change."""
 
@@ -129,28 +119,49 @@ class LeadService:
         rows = await LeadRow.select().where(LeadRow.email_hash == self._rt.vault.hash_email(email))
         return [self._lead(row) for row in rows]
 
-    async def list(self, query: LeadQuery | None = None) -> Page:
-        """One page of leads matching ``query``."""
-        query = query or LeadQuery()
+    @staticmethod
+    def page_queries(query: LeadQuery, *, brief: bool = False) -> tuple[Any, Any]:
+        """The SELECT of one page and the COUNT of all leads matching ``query`` (not yet run)."""
         per_page = max(1, min(query.per_page, 500))
-        page = max(1, query.page)
-        where = _where(query)
-        select = LeadRow.select()
+        page = max(1, min(query.page, 1_000_000))
+        clause = where(query)
+        select = LeadRow.select(*BRIEF_COLUMNS) if brief else LeadRow.select()
         count = LeadRow.count()
-        if where is not None:
-            select, count = select.where(where), count.where(where)
+        if clause is not None:
+            select, count = select.where(clause), count.where(clause)
         column = SORTS.get(query.sort, LeadRow.id)
         select = select.order_by(column, ascending=not query.descending).order_by(LeadRow.id)
-        rows = await select.limit(per_page).offset((page - 1) * per_page)
-        return Page(items=[self._lead(r) for r in rows], total=await count, page=page, per_page=per_page)
+        return select.limit(per_page).offset((page - 1) * per_page), count
+
+    async def list(self, query: LeadQuery | None = None, *, brief: bool = False) -> Page:
+        """One page of leads matching ``query``.
+
+        :param brief: leave out what a table of leads does not show (enrichment,
+            discovery metadata, phone, contact name), which is most of a lead's bytes.
+        """
+        query = query or LeadQuery()
+        select, count = self.page_queries(query, brief=brief)
+        async with read_transaction():
+            rows = await select
+            total = await count
+        page, per_page = max(1, min(query.page, 1_000_000)), max(1, min(query.per_page, 500))
+        return Page(items=[self._lead(r) for r in rows], total=total, page=page, per_page=per_page)
 
     async def ids_matching(self, query: LeadQuery) -> list[int]:
         """Ids of every lead matching ``query``'s filters (all pages)."""
         select = LeadRow.select(LeadRow.id)
-        where = _where(query)
-        if where is not None:
-            select = select.where(where)
+        clause = where(query)
+        if clause is not None:
+            select = select.where(clause)
         return [row["id"] for row in await select.order_by(LeadRow.id)]
+
+    async def distinct_values(self, field: str, limit: int = 500) -> list[str]:
+        """The distinct non-empty values of ``category`` or ``city``, for filter suggestions."""
+        if field not in ("category", "city"):
+            raise ValueError(f"no suggestions for {field!r}")
+        column = getattr(LeadRow, field)
+        rows = await LeadRow.select(column).where(column.is_not_null()).distinct().limit(limit)
+        return sorted({row[field] for row in rows if row[field]}, key=str.casefold)
 
     async def count_by_state(self) -> dict[str, int]:
         """How many leads are in each state (every state present, zeros included)."""
@@ -260,25 +271,69 @@ class LeadService:
     ) -> Lead:
         """Move one lead to ``new_state``; see :func:`apply_transition`."""
         async with write_transaction():
-            if new_state == LeadState.PENDING_REVIEW:
-                await self._refuse_undo_after_outreach([lead_id])
-            row, old = await apply_transition(
-                LeadRow,
-                LEAD_MACHINE,
-                "lifecycle_state",
+            lead, old = await self.transition_in_transaction(
                 lead_id,
                 new_state,
                 actor=actor,
                 expected_version=expected_version,
-                changes=lead_columns(changes or {}, self._rt.vault),
-                audit_changes=changes,
                 reason=reason,
+                changes=changes,
             )
-        lead = self._lead(row)
-        self._rt.plugins.notify(
-            "lead_transitioned", lead=lead, old_state=old, new_state=new_state, actor=actor
-        )
+        self.notify(lead, old, new_state, actor)
         return lead
+
+    async def transition_in_transaction(
+        self,
+        lead_id: int,
+        new_state: str,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> tuple[Lead, str]:
+        """Like :meth:`transition` inside the caller's transaction; call :meth:`notify` after commit."""
+        if new_state == LeadState.PENDING_REVIEW:
+            await self._refuse_undo_after_outreach([lead_id])
+        row, old = await apply_transition(
+            LeadRow,
+            LEAD_MACHINE,
+            "lifecycle_state",
+            lead_id,
+            new_state,
+            actor=actor,
+            expected_version=expected_version,
+            changes=lead_columns(changes or {}, self._rt.vault),
+            audit_changes=changes,
+            reason=reason,
+        )
+        return self._lead(row), old
+
+    def notify(self, lead: Lead, old_state: str, new_state: str, actor: str) -> None:
+        """Fire ``lead_transitioned`` (after the commit)."""
+        self._rt.plugins.notify(
+            "lead_transitioned", lead=lead, old_state=old_state, new_state=new_state, actor=actor
+        )
+
+    async def record_enrichment(
+        self,
+        lead_id: int,
+        records: Iterable[EnrichmentRecord],
+        lead_fields: dict[str, Any],
+        *,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> Lead:
+        """Store what enrichers learned; see :func:`.lead_enrichment.record_enrichment`."""
+        row = await lead_enrichment.record_enrichment(
+            self._rt.vault,
+            await self.get(lead_id),
+            list(records),
+            lead_fields,
+            actor=actor,
+            expected_version=expected_version,
+        )
+        return self._lead(row)
 
     async def _refuse_undo_after_outreach(self, lead_ids: Iterable[int]) -> None:
         ids = list(lead_ids)
@@ -305,6 +360,9 @@ class LeadService:
         sources = LEAD_MACHINE.sources_of(new_state)
         now = utcnow()
         changed_rows: list[tuple[dict[str, Any], str]] = []
+        # Whole rows only when a plugin listens for the event (it gets each Lead).
+        listens = self._rt.plugins.listens("lead_transitioned")
+        returned = LeadRow.all_columns() if listens else [LeadRow.id]
         async with write_transaction():
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
@@ -332,11 +390,11 @@ class LeadService:
                         }
                     )
                     .where(LeadRow.id.is_in(movable) & LeadRow.lifecycle_state.is_in(list(sources)))
-                    .returning(*LeadRow.all_columns())
+                    .returning(*returned)
                 )
                 changed_rows.extend((row, states[row["id"]]) for row in updated)
             await audit.record_many(
-                audit.audit_row(
+                audit.audit_values(
                     "lead",
                     row["id"],
                     f"transition:{old}->{new_state}",
@@ -347,10 +405,11 @@ class LeadService:
                 for row, old in changed_rows
             )
         result.changed = [row["id"] for row, _ in changed_rows]
-        for row, old in changed_rows:
-            self._rt.plugins.notify(
-                "lead_transitioned", lead=self._lead(row), old_state=old, new_state=new_state, actor=actor
-            )
+        if listens:
+            for row, old in changed_rows:
+                self._rt.plugins.notify(
+                    "lead_transitioned", lead=self._lead(row), old_state=old, new_state=new_state, actor=actor
+                )
         return result
 
     async def _without_outreach(self, ids: list[int], result: BulkResult) -> list[int]:

@@ -53,10 +53,10 @@ def write_transaction():  # type: ignore[no-untyped-def]
 
 
 def read_transaction():  # type: ignore[no-untyped-def]
-    """A transaction for a group of reads: one connection and one consistent snapshot.
+    """A deferred transaction for a series of reads: one connection and one snapshot for all.
 
-    Outside a transaction every query opens its own connection; a hot path that reads
-    several times (planning a batch of sends) is much cheaper in one.
+    Outside a transaction Piccolo opens a new SQLite connection per query; a page that
+    asks ten questions pays for ten connections.
     """
     return current_engine().transaction(transaction_type=TransactionType.deferred)
 

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from ..crypto import Vault
-from ..models import AuditEntry, Email, EnrichmentRecord, Enrollment, Job, Lead, Template
+from ..models import AuditEntry, Email, EnrichmentRecord, Enrollment, Job, Lead, Suppression, Template
 from ..states import review_status
 
 #: Lead columns that hold encrypted personal data.
@@ -30,11 +30,33 @@ def _json(value: Any, default: Any) -> Any:
     return value
 
 
+def _record_from_column(stored: dict[str, Any], vault: Vault) -> EnrichmentRecord:
+    """An :class:`EnrichmentRecord` from its stored form, its sealed ``data`` opened."""
+    stored = dict(stored)
+    sealed = stored.pop("sealed", None)
+    if sealed is not None:
+        stored["data"] = msgspec.json.decode(vault.decrypt(sealed) or "{}")
+    return msgspec.convert(stored, EnrichmentRecord)
+
+
+def enrichment_column(records: dict[str, EnrichmentRecord], vault: Vault) -> dict[str, Any]:
+    """The ``enrichment`` column for ``records``: each record's ``data`` sealed.
+
+    Enrichers find addresses, phone numbers and names, so the whole ``data`` of each
+    record is encrypted; its enricher, confidence, source and time stay readable.
+    """
+    column = {}
+    for name, record in records.items():
+        stored = msgspec.to_builtins(record)
+        stored["sealed"] = vault.encrypt(msgspec.json.encode(stored.pop("data", {})).decode())
+        column[name] = stored
+    return column
+
+
 def lead_from_row(row: dict[str, Any], vault: Vault) -> Lead:
     """A :class:`Lead` from a ``leads`` row."""
     enrichment = {
-        name: msgspec.convert(record, EnrichmentRecord)
-        for name, record in _json(row.get("enrichment"), {}).items()
+        name: _record_from_column(record, vault) for name, record in _json(row.get("enrichment"), {}).items()
     }
     return Lead(
         id=row["id"],
@@ -145,6 +167,17 @@ def job_from_row(row: dict[str, Any]) -> Job:
     )
 
 
+def suppression_from_row(row: dict[str, Any], vault: Vault) -> Suppression:
+    """A :class:`Suppression` from a ``suppressions`` row."""
+    return Suppression(
+        id=row["id"],
+        email=vault.decrypt(row.get("email")),
+        reason=row.get("reason") or "manual",
+        source=row.get("source"),
+        created_at=row.get("created_at"),
+    )
+
+
 def audit_from_row(row: dict[str, Any]) -> AuditEntry:
     """An :class:`AuditEntry` from an ``audit_log`` row."""
     return AuditEntry(
@@ -158,6 +191,20 @@ def audit_from_row(row: dict[str, Any]) -> AuditEntry:
         request_id=row.get("request_id"),
         created_at=row.get("created_at"),
     )
+
+
+def reencrypt_column(column: str, value: Any, vault: Vault) -> Any:
+    """A stored value with its Fernet tokens re-encrypted under ``vault``'s newest key.
+
+    Most encrypted columns hold one token; ``enrichment`` holds JSON with one sealed
+    token per record.
+    """
+    if column != "enrichment":
+        return vault.reencrypt(value)
+    return {
+        name: {**record, "sealed": vault.reencrypt(record["sealed"])} if record.get("sealed") else record
+        for name, record in _json(value, {}).items()
+    }
 
 
 def template_from_row(row: dict[str, Any]) -> Template:
@@ -192,7 +239,7 @@ def enrollment_from_row(row: dict[str, Any]) -> Enrollment:
 
 #: Every column that holds a Fernet token, by table name (``outreach keys rotate`` walks these).
 ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "leads": LEAD_PII,
+    "leads": (*LEAD_PII, "enrichment"),
     "emails": EMAIL_PII,
     "suppressions": ("email",),
 }

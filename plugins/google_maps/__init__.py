@@ -7,13 +7,42 @@ Playwright; see :mod:`.source`) and two geocoders: an offline gazetteer and Nomi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
-from outreach.kernel import DiscoverySource, Geocoder, PluginContext, hookimpl
+from outreach.kernel import (
+    DiscoveredBusiness,
+    DiscoveryQuery,
+    DiscoverySource,
+    Geocoder,
+    PluginContext,
+    Progress,
+    hookimpl,
+)
 
 from .geocoding import GazetteerGeocoder, NominatimGeocoder
-from .options import GoogleMapsOptions
-from .source import PLUGIN, GoogleMapsSource
+from .options import PLUGIN, GoogleMapsOptions
+
+
+class GoogleMapsSource:
+    """Finds businesses on Google Maps with a real browser.
+
+    The browser code (and Playwright, about 30 MB) loads on the first search, not when
+    outreach starts.
+    """
+
+    name = PLUGIN
+    label = "Google Maps"
+
+    def __init__(self, options: GoogleMapsOptions, context: PluginContext) -> None:
+        self.options = options
+        self.context = context
+
+    async def discover(self, query: DiscoveryQuery, progress: Progress) -> AsyncIterator[DiscoveredBusiness]:
+        """Yield each place found for ``query`` near ``query.location``."""
+        from .source import MapsSearch
+
+        async for business in MapsSearch(self.options, self.context).discover(query, progress):
+            yield business
 
 
 def _options(context: PluginContext) -> GoogleMapsOptions:

@@ -18,6 +18,10 @@ DEFAULT_USER_AGENTS = [
 ]
 
 
+#: The plugin's name: its config table is ``[plugins.google_maps]``, its source ``google_maps``.
+PLUGIN = "google_maps"
+
+
 class ProxyOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """``[plugins.google_maps.proxy]``: an HTTP or SOCKS proxy, with optional authentication."""
 

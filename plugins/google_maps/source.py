@@ -42,14 +42,12 @@ from .navigation import (
     wait_for_results,
     with_language,
 )
-from .options import GoogleMapsOptions
+from .options import PLUGIN, GoogleMapsOptions
 from .parse_dom import parse_cards, parse_place_page
 from .parse_json import parse_app_state, parse_tbm_map
 from .result import PlaceResult, merge, to_business, with_url_facts
 
 log = structlog.get_logger("outreach.plugins.google_maps")
-
-PLUGIN = "google_maps"
 
 
 def place_key(result: PlaceResult) -> str:
@@ -66,11 +64,8 @@ def place_key(result: PlaceResult) -> str:
     )
 
 
-class GoogleMapsSource:
+class MapsSearch:
     """Finds businesses on Google Maps with a real browser."""
-
-    name = PLUGIN
-    label = "Google Maps"
 
     def __init__(self, options: GoogleMapsOptions, context: PluginContext) -> None:
         self.options = options

@@ -14,7 +14,7 @@ import click
 from outreach.kernel.errors import OutreachError
 from outreach.kernel.plugins import build_plugin_host
 
-from . import admin, discover, jobs, keys, leads, mail, sending, sequences, serve
+from . import admin, analyze, discover, jobs, keys, leads, mail, sending, sequences, serve
 from .common import CliState, fail, state
 
 
@@ -49,6 +49,7 @@ for command in (
     admin.db,
     discover.discover,
     leads.leads,
+    analyze.analyze,
     jobs.jobs,
     mail.mail,
     keys.keys,

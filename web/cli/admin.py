@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from outreach.kernel.config import settings_as_dict
+from outreach.kernel.config import secret_references, settings_as_dict
 from outreach.kernel.crypto import load_vault
 from outreach.kernel.plugins import build_plugin_host
-from outreach.kernel.secrets import SecretRef
 from outreach.kernel.store.engine import bind, make_engine, migrate
 
 from .common import echo_json, run, state
@@ -44,30 +43,13 @@ def config() -> None:
     """Inspect the configuration."""
 
 
-def _secret_refs(value: object, found: dict[str, str]) -> None:
-    if isinstance(value, dict):
-        for item in value.values():
-            _secret_refs(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _secret_refs(item, found)
-    elif isinstance(value, str):
-        try:
-            ref = SecretRef(value)
-        except ValueError:
-            return
-        found[str(ref)] = "set" if ref.available() else "missing"
-
-
 @config.command("show")
 @click.pass_context
 def show(ctx: click.Context) -> None:
     """Print the configuration in effect as JSON; secrets appear as references, never values."""
     settings = state(ctx).settings()
     data = settings_as_dict(settings)
-    secrets: dict[str, str] = {}
-    _secret_refs(data, secrets)
-    data["secrets"] = secrets
+    data["secrets"] = secret_references(data)
     data["keys"] = {"data_key_source": load_vault(settings.data_path).source}
     echo_json(data)
 

@@ -1,4 +1,4 @@
-"""The dashboard: how many leads and emails are in each state."""
+"""The dashboard: leads per state, the funnel, sends per day, and the jobs running now."""
 
 from __future__ import annotations
 
@@ -6,25 +6,31 @@ from typing import Any
 
 from litestar import Request, Response, get
 
+from outreach.kernel.services import stats
+from outreach.kernel.store.engine import read_transaction
+from outreach.web.charts import daily_chart, funnel_chart
 from outreach.web.rendering import render
 
 from . import runtime
 
+#: How many days the sends chart covers.
+SEND_DAYS = 14
+
 
 @get("/", name="dashboard", include_in_schema=False)
 async def dashboard(request: Request[Any, Any, Any]) -> Response[str]:
-    """Counts per lead state and per email state, and recent jobs."""
+    """The whole dashboard; htmx refreshes its figures (the ``live`` block) every few seconds."""
     rt = runtime(request)
-    return render(
-        request,
-        "dashboard.html",
-        {
+    async with read_transaction():
+        context = {
             "lead_counts": await rt.leads.count_by_state(),
             "email_counts": await rt.emails.count_by_state(),
-            "jobs": await rt.jobs.list(limit=5),
-        },
-        block="counts",
-    )
+            "funnel": funnel_chart(await stats.funnel()),
+            "sends": daily_chart(await stats.sends_per_day(SEND_DAYS)),
+            "active_jobs": await rt.jobs.active(),
+            "recent_jobs": await rt.jobs.list(limit=5),
+        }
+    return render(request, "dashboard.html", context, block="live")
 
 
 @get("/healthz", name="health", include_in_schema=False)

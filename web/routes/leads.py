@@ -1,18 +1,20 @@
-"""The leads page: a filtered, paginated table where each row is approved or rejected in place."""
+"""The leads page: a filtered, sorted, paginated table reviewed row by row, and one lead's detail."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from outreach.kernel.errors import NotFound
-from outreach.kernel.services.leads import LeadQuery
+from outreach.kernel.models import Page
+from outreach.kernel.services.leads import SORTS, LeadQuery
 from outreach.kernel.states import LeadState
-from outreach.web.rendering import render
+from outreach.web.rendering import is_fragment_request, render
 
-from . import WEB_ACTOR, form, optional_int, runtime
+from . import WEB_ACTOR, RecordId, form, optional_int, runtime
 
 #: Review actions on one row: the state each one moves the lead to.
 ACTIONS = {
@@ -20,35 +22,107 @@ ACTIONS = {
     "reject": LeadState.REJECTED,
     "undo": LeadState.PENDING_REVIEW,
 }
+#: Sorts offered on the page, in menu order, with their labels.
+SORT_CHOICES = {
+    "id": "oldest first",
+    "business_name": "name",
+    "score": "score",
+    "rating": "rating",
+    "category": "category",
+    "city": "city",
+    "updated_at": "last change",
+}
+PER_PAGE_CHOICES = (25, 50, 100, 200)
 
 
-def _query(request: Request[Any, Any, Any]) -> LeadQuery:
-    params = request.query_params
-    state = params.get("state") or None
+def _optional_float(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def query_from(params: Mapping[str, Any]) -> LeadQuery:
+    """A :class:`LeadQuery` from query-string or form values; anything unusable is ignored."""
+
+    def text(name: str) -> str | None:
+        return (str(params.get(name) or "")).strip()[:200] or None
+
+    state = text("state")
+    sort = text("sort") or "id"
     return LeadQuery(
         state=state if state in set(LeadState) else None,
-        text=(params.get("q") or "").strip() or None,
-        page=optional_int(params.get("page")) or 1,
-        per_page=min(optional_int(params.get("per_page")) or 50, 200),
+        category=text("category"),
+        location=text("location"),
+        min_score=_optional_float(text("min_score")),
+        text=text("q"),
+        sort=sort if sort in SORTS else "id",
+        descending=text("desc") in ("1", "true", "on"),
+        page=max(1, optional_int(text("page")) or 1),
+        per_page=min(max(optional_int(text("per_page")) or 50, 1), 200),
     )
+
+
+def filter_params(query: LeadQuery, **overrides: Any) -> dict[str, Any]:
+    """The query-string values that reproduce ``query`` (defaults left out), with ``overrides``."""
+    values: dict[str, Any] = {
+        "state": query.state,
+        "category": query.category,
+        "location": query.location,
+        "min_score": query.min_score,
+        "q": query.text,
+        "sort": query.sort if query.sort != "id" else None,
+        "desc": "1" if query.descending else None,
+        "per_page": query.per_page if query.per_page != 50 else None,
+        "page": query.page if query.page != 1 else None,
+    }
+    values.update(overrides)
+    return {key: value for key, value in values.items() if value not in (None, "")}
+
+
+async def results_context(request: Request[Any, Any, Any], query: LeadQuery) -> dict[str, Any]:
+    """What the page needs: the page of leads, the values to rebuild its links, and (for a
+    whole page, not a fragment) the categories and cities the filters suggest."""
+    leads = runtime(request).leads
+    page: Page = await leads.list(query, brief=True)
+    whole = not is_fragment_request(request)
+    return {
+        "categories": await leads.distinct_values("category") if whole else [],
+        "cities": await leads.distinct_values("city") if whole else [],
+        "page": page,
+        "query": query,
+        "params": filter_params(query),
+        "filter_params": filter_params,
+        "states": list(LeadState),
+        "sorts": SORT_CHOICES,
+        "per_page_choices": PER_PAGE_CHOICES,
+        "summary": None,
+    }
 
 
 @get("/leads", name="leads", include_in_schema=False)
 async def leads_index(request: Request[Any, Any, Any]) -> Response[str]:
-    """The table of leads; an htmx request (filter, page) gets only the results block."""
-    query = _query(request)
-    page = await runtime(request).leads.list(query)
+    """The table of leads; an htmx request (filter, sort, page) gets only the results block."""
+    query = query_from(request.query_params)
+    context = await results_context(request, query)
+    return render(request, "leads/index.html", context, block="results")
+
+
+@get("/leads/{lead_id:int}", name="lead_detail", include_in_schema=False)
+async def lead_detail(request: Request[Any, Any, Any], lead_id: RecordId) -> Response[str]:
+    """Everything about one lead: a page of its own, or the side panel for htmx."""
+    detail = await runtime(request).leads.detail(lead_id)
     return render(
         request,
-        "leads/index.html",
-        {"page": page, "query": query, "states": list(LeadState)},
-        block="results",
+        "leads/detail.html",
+        {"detail": detail, "lead": detail.lead, "discovery_fields": DISCOVERY_FIELDS},
+        block="panel",
     )
 
 
 @post("/leads/{lead_id:int}/{action:str}", name="lead_action", include_in_schema=False)
 async def lead_action(
-    request: Request[Any, Any, Any], lead_id: FromPath[int], action: FromPath[str]
+    request: Request[Any, Any, Any], lead_id: RecordId, action: FromPath[str]
 ) -> Response[str]:
     """Approve, reject or undo one lead and answer with its new row."""
     if action not in ACTIONS:
@@ -58,3 +132,21 @@ async def lead_action(
         lead_id, ACTIONS[action], actor=WEB_ACTOR, expected_version=optional_int(data.get("version"))
     )
     return render(request, "leads/_row.html", {"lead": lead})
+
+
+#: Discovery fields the detail panel lists, with their labels.
+DISCOVERY_FIELDS = (
+    ("category", "Category"),
+    ("location", "Address"),
+    ("city", "City"),
+    ("country_code", "Country"),
+    ("phone", "Phone"),
+    ("email", "Email"),
+    ("contact_name", "Contact"),
+    ("rating", "Rating"),
+    ("review_count", "Reviews"),
+    ("score", "Score"),
+    ("discovery_source", "Found by"),
+    ("discovery_confidence", "Confidence"),
+    ("place_id", "Place id"),
+)

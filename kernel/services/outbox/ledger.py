@@ -63,7 +63,7 @@ async def breathe(position: int, every: int = 8) -> None:
 def _transition_audit(email_id: int, old: str, new: str, actor: str, **new_values: Any) -> Any:
     values = {"state": new, **{k: v for k, v in new_values.items() if v is not None}}
     values = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
-    return audit.audit_row(
+    return audit.audit_values(
         "email", email_id, f"transition:{old}->{new}", actor, old={"state": old}, new=values
     )
 
@@ -318,7 +318,9 @@ async def record(
             )
             if new == E.SENDING:
                 audits.append(
-                    audit.audit_row("email", email.id, "outcome_unknown", actor, new={"error": outcome.error})
+                    audit.audit_values(
+                        "email", email.id, "outcome_unknown", actor, new={"error": outcome.error}
+                    )
                 )
                 continue
             audits.append(

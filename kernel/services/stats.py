@@ -1,0 +1,88 @@
+"""Figures for the dashboard: the outreach funnel and sends per day, counted in SQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import msgspec
+
+from ..states import EmailState, LeadState
+from ..store.tables import EmailRow, LeadRow
+from .transitions import utcnow
+
+#: Email states that prove a message left (a bounce did leave).
+_SENT = (
+    EmailState.SENT,
+    EmailState.DELIVERED,
+    EmailState.OPENED,
+    EmailState.REPLIED,
+    EmailState.CATEGORIZED,
+    EmailState.BOUNCED,
+)
+_OPENED = (EmailState.OPENED, EmailState.REPLIED, EmailState.CATEGORIZED)
+_REPLIED = (EmailState.REPLIED, EmailState.CATEGORIZED)
+_APPROVED = (LeadState.APPROVED, LeadState.READY_FOR_OUTREACH)
+
+
+class FunnelStep(msgspec.Struct, frozen=True):
+    """One stage of the funnel: how many leads reached it."""
+
+    name: str
+    count: int
+
+
+class DayCount(msgspec.Struct, frozen=True):
+    """How many emails went out on one day (UTC)."""
+
+    day: date
+    count: int
+
+
+def _in(values: tuple[str, ...]) -> str:
+    # Fixed enum values, never user input: safe to inline.
+    return ", ".join(f"'{value}'" for value in values)
+
+
+async def _scalar(sql: str) -> int:
+    rows = await LeadRow.raw(sql)
+    return int(rows[0]["n"]) if rows else 0
+
+
+async def funnel() -> list[FunnelStep]:
+    """Leads that were discovered, approved, sent an email, opened one, and replied."""
+    sent_leads = f"SELECT DISTINCT lead FROM emails WHERE state IN ({_in(_SENT)}) OR sent_at IS NOT NULL"
+    return [
+        FunnelStep("discovered", await _scalar("SELECT COUNT(*) AS n FROM leads")),
+        FunnelStep(
+            "approved",
+            await _scalar(
+                f"SELECT COUNT(*) AS n FROM leads WHERE lifecycle_state IN ({_in(_APPROVED)}) "
+                "OR id IN (SELECT lead FROM emails)"
+            ),
+        ),
+        FunnelStep("sent", await _scalar(f"SELECT COUNT(*) AS n FROM ({sent_leads})")),
+        FunnelStep(
+            "opened",
+            await _scalar(f"SELECT COUNT(DISTINCT lead) AS n FROM emails WHERE state IN ({_in(_OPENED)})"),
+        ),
+        FunnelStep(
+            "replied",
+            await _scalar(f"SELECT COUNT(DISTINCT lead) AS n FROM emails WHERE state IN ({_in(_REPLIED)})"),
+        ),
+    ]
+
+
+async def sends_per_day(days: int = 14, *, today: date | None = None) -> list[DayCount]:
+    """Emails sent on each of the last ``days`` days (UTC), oldest first, zeros included."""
+    last = today or utcnow().date()
+    first = last - timedelta(days=days - 1)
+    rows = await EmailRow.raw(
+        "SELECT substr(sent_at, 1, 10) AS day, COUNT(*) AS n FROM emails "
+        "WHERE sent_at IS NOT NULL AND substr(sent_at, 1, 10) >= {} GROUP BY day",
+        first.isoformat(),
+    )
+    counts = {row["day"]: int(row["n"]) for row in rows}
+    return [
+        DayCount(day=first + timedelta(days=i), count=counts.get((first + timedelta(days=i)).isoformat(), 0))
+        for i in range(days)
+    ]

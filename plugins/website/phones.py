@@ -1,0 +1,147 @@
+"""Phone numbers on a page, read with ``phonenumbers`` in the lead's own region.
+
+The region comes from the lead's country code, else its address (a country name, or
+a US state with its ZIP code), else the site's country-code domain. Without one,
+only numbers written in international form (``+49 ...``) are read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import unquote
+
+import phonenumbers
+
+from .emails import site_domain
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+#: How many numbers one site may contribute.
+LIMIT = 10
+
+_COUNTRIES = {
+    "united states": "US",
+    "usa": "US",
+    "us": "US",
+    "u.s.a.": "US",
+    "canada": "CA",
+    "mexico": "MX",
+    "méxico": "MX",
+    "united kingdom": "GB",
+    "uk": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "ireland": "IE",
+    "germany": "DE",
+    "deutschland": "DE",
+    "austria": "AT",
+    "österreich": "AT",
+    "switzerland": "CH",
+    "schweiz": "CH",
+    "suisse": "CH",
+    "svizzera": "CH",
+    "france": "FR",
+    "belgium": "BE",
+    "belgique": "BE",
+    "belgië": "BE",
+    "netherlands": "NL",
+    "nederland": "NL",
+    "luxembourg": "LU",
+    "spain": "ES",
+    "españa": "ES",
+    "portugal": "PT",
+    "italy": "IT",
+    "italia": "IT",
+    "poland": "PL",
+    "polska": "PL",
+    "czechia": "CZ",
+    "czech republic": "CZ",
+    "sweden": "SE",
+    "sverige": "SE",
+    "norway": "NO",
+    "norge": "NO",
+    "denmark": "DK",
+    "danmark": "DK",
+    "finland": "FI",
+    "suomi": "FI",
+    "greece": "GR",
+    "turkey": "TR",
+    "türkiye": "TR",
+    "australia": "AU",
+    "new zealand": "NZ",
+    "south africa": "ZA",
+    "india": "IN",
+    "japan": "JP",
+    "brazil": "BR",
+    "brasil": "BR",
+    "argentina": "AR",
+    "chile": "CL",
+    "colombia": "CO",
+    "singapore": "SG",
+}
+_US_STATE_ZIP = re.compile(
+    r"\b(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI|S[CD]|T[NX]|UT|"
+    r"V[AT]|W[AIVY])\s+\d{5}(?:-\d{4})?\b"
+)
+#: Country-code domains that are sold as generic names, so they say nothing about a region.
+_GENERIC_CCTLDS = _words("io co me tv ai ly fm am to cc ws gg la sh ac nu")
+
+
+def region_for(country_code: str | None, location: str | None, host: str | None) -> str | None:
+    """The two-letter region to read local numbers in, or None when nothing says."""
+    regions = phonenumbers.SUPPORTED_REGIONS
+    if country_code and country_code.strip().upper() in regions:
+        return country_code.strip().upper()
+    if location:
+        if _US_STATE_ZIP.search(location):
+            return "US"
+        for part in reversed([p.strip().casefold() for p in location.split(",")]):
+            if part in _COUNTRIES:
+                return _COUNTRIES[part]
+    if host:
+        tld = site_domain(host).rsplit(".", 1)[-1].upper()
+        tld = "GB" if tld == "UK" else tld
+        if tld.lower() not in _GENERIC_CCTLDS and tld in regions:
+            return tld
+    return None
+
+
+def _number(match: phonenumbers.PhoneNumber) -> dict[str, str]:
+    return {
+        "number": phonenumbers.format_number(match, phonenumbers.PhoneNumberFormat.E164),
+        "display": phonenumbers.format_number(match, phonenumbers.PhoneNumberFormat.INTERNATIONAL),
+    }
+
+
+def find_phones(pages: Iterable[tuple[str, str, list[str]]], region: str | None) -> list[dict[str, str]]:
+    """Valid numbers from ``(page url, visible text, tel: links)`` triples, ``tel:`` links first.
+
+    Each appears once (by its E.164 form) with the page it was first seen on.
+    """
+    found: dict[str, dict[str, str]] = {}
+    pages = list(pages)
+    for url, _text, tel_links in pages:
+        for raw in tel_links:
+            try:
+                number = phonenumbers.parse(unquote(raw).strip(), region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(number):
+                entry = _number(number)
+                found.setdefault(entry["number"], {**entry, "how": "tel", "source": url})
+    for url, text, _tel in pages:
+        try:
+            matches = list(
+                phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
+            )
+        except Exception:  # the matcher has choked on odd text before; a page's numbers are not worth a crash
+            continue
+        for match in matches:
+            entry = _number(match.number)
+            found.setdefault(entry["number"], {**entry, "how": "text", "source": url})
+    return list(found.values())[:LIMIT]

@@ -1,0 +1,110 @@
+"""Working on many leads at once: bulk approve/reject/undo, and importing a CSV file."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.datastructures import UploadFile
+
+from outreach.kernel.contracts import DiscoveryQuery
+from outreach.kernel.errors import InvalidInput
+from outreach.kernel.services.discovery import submit_discovery
+from outreach.kernel.services.leads import BulkResult
+from outreach.web.rendering import render
+
+from . import WEB_ACTOR, runtime
+from .leads import ACTIONS, query_from, results_context
+
+#: The largest CSV the browser may upload (Litestar refuses bigger bodies with 413).
+MAX_UPLOAD = 20 * 1024 * 1024
+#: How many skipped ids the summary lists per reason.
+SHOWN_IDS = 10
+#: What each bulk action is called once done.
+DONE = {"approve": "Approved", "reject": "Rejected", "undo": "Sent back to review"}
+
+
+class SkipGroup(msgspec.Struct, frozen=True):
+    """Leads a bulk action left alone for one reason."""
+
+    reason: str
+    count: int
+    ids: list[int]
+
+
+class BulkSummary(msgspec.Struct, frozen=True):
+    """What a bulk action did, as the page shows it."""
+
+    action: str
+    changed: int
+    skipped: int
+    groups: list[SkipGroup]
+
+
+def summarize(action: str, result: BulkResult) -> BulkSummary:
+    """Group the skipped leads by reason, most common first."""
+    by_reason: dict[str, list[int]] = defaultdict(list)
+    for lead_id, reason in sorted(result.skipped.items()):
+        by_reason[reason].append(lead_id)
+    groups = [
+        SkipGroup(reason=reason, count=len(ids), ids=ids[:SHOWN_IDS])
+        for reason, ids in sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[0]))
+    ]
+    return BulkSummary(
+        action=DONE[action], changed=len(result.changed), skipped=len(result.skipped), groups=groups
+    )
+
+
+def _ids(values: list[str]) -> list[int]:
+    return [int(value) for value in values if value.strip().isdigit()]
+
+
+@post("/leads/bulk", name="leads_bulk", include_in_schema=False)
+async def leads_bulk(request: Request[Any, Any, Any]) -> Response[str]:
+    """Approve, reject or undo the selected leads (or all matching the filter); show what was skipped."""
+    data = await request.form()
+    action = str(data.get("action") or "")
+    if action not in ACTIONS:
+        raise InvalidInput(f"'{action}' is not a bulk action; use approve, reject or undo.")
+    query = query_from(data)
+    rt = runtime(request)
+    if data.get("all_matching") == "1":
+        ids = await rt.leads.ids_matching(query)
+    else:
+        ids = _ids([str(value) for value in data.getall("ids", [])])
+    if not ids:
+        raise InvalidInput("No leads are selected: tick some rows, or choose all leads matching the filter.")
+    result = await rt.leads.transition_many(ids, ACTIONS[action], actor=WEB_ACTOR)
+    context = await results_context(request, query)
+    context["summary"] = summarize(action, result)
+    return render(request, "leads/index.html", context, block="results")
+
+
+def _upload_name(original: str | None) -> str:
+    """A safe file name for an uploaded CSV, stamped with the time it arrived."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", (original or "upload.csv").rsplit("/", 1)[-1]).strip(".-")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    return f"{stamp}-{stem[:80] or 'upload.csv'}"
+
+
+@post("/leads/import", name="leads_import", include_in_schema=False, request_max_body_size=MAX_UPLOAD)
+async def leads_import(request: Request[Any, Any, Any]) -> Response[str]:
+    """Save an uploaded CSV in the data directory and queue its import; answer the job's progress."""
+    data = await request.form()
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise InvalidInput("Choose a CSV file to import first.")
+    content = await upload.read()
+    if not content.strip():
+        raise InvalidInput(f"{upload.filename} is empty; there is nothing to import.")
+    rt = runtime(request)
+    folder = rt.settings.data_path / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / _upload_name(upload.filename)
+    path.write_bytes(content)
+    job = await submit_discovery(rt, "csv", DiscoveryQuery(query=str(path)), actor=WEB_ACTOR)
+    return render(request, "jobs/detail.html", {"job": job}, block="job", fragment=True)

@@ -1,0 +1,198 @@
+"""Who may use the app, and proof that a form came from it.
+
+Two layers, both ASGI middleware:
+
+- the *access gate*: when ``[web] access_token`` is set, every request must carry it,
+  either as ``Authorization: Bearer <token>`` (scripts) or as the HttpOnly session
+  cookie the login form sets (browsers). ``/login``, ``/static/`` and ``/healthz`` stay
+  open. Without a token the app is reachable only on loopback (``serve`` refuses other
+  addresses).
+- *CSRF*: every unsafe request (POST, PUT, PATCH, DELETE) must echo the CSRF cookie in
+  the ``x-csrftoken`` header or the ``_csrf_token`` form field (Litestar's double-submit
+  check). A request that proved itself with the bearer token is exempt: a bearer header
+  is never sent by a browser on its own, so a forged cross-site request cannot carry it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+from collections.abc import Callable
+from urllib.parse import quote
+
+from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from outreach.kernel.config import Settings
+from outreach.kernel.errors import ConfigError
+
+#: The session cookie a successful login sets.
+SESSION_COOKIE = "outreach_session"
+#: The cookie holding the CSRF token.
+CSRF_COOKIE = "outreach_csrf"
+CSRF_HEADER = "x-csrftoken"
+#: Where the scope records how a request proved who it is (``bearer`` or ``cookie``).
+AUTH_SCOPE_KEY = "outreach_auth"
+#: Paths reachable without the access token (exact, or a prefix when ending in ``/``).
+OPEN_PATHS = ("/login", "/healthz", "/static/")
+
+Middleware = Callable[[ASGIApp], ASGIApp]
+
+
+class AccessGate:
+    """Checks the access token in a bearer header or a session cookie."""
+
+    def __init__(self, token: str | None, key: bytes) -> None:
+        self._token = token
+        self._key = key
+
+    @classmethod
+    def from_settings(cls, settings: Settings, key: bytes) -> AccessGate:
+        """The gate ``[web] access_token`` asks for (resolved now, so a missing secret stops start-up)."""
+        ref = settings.web.access_token
+        return cls(ref.resolve() if ref is not None else None, key)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether requests need the token at all."""
+        return bool(self._token)
+
+    def token_matches(self, candidate: str | None) -> bool:
+        """Whether ``candidate`` is the access token (compared in constant time)."""
+        if not self._token or not candidate:
+            return False
+        return hmac.compare_digest(candidate.encode(), self._token.encode())
+
+    def session_value(self) -> str:
+        """The session cookie's value: a keyed digest of the token, never the token itself."""
+        return hmac.new(self._key, (self._token or "").encode(), hashlib.sha256).hexdigest()
+
+    def identify(self, connection: ASGIConnection) -> str | None:
+        """``bearer``, ``cookie`` or None: how (if at all) a request proved it may come in."""
+        scheme, _, credentials = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and self.token_matches(credentials.strip()):
+            return "bearer"
+        cookie = connection.cookies.get(SESSION_COOKIE)
+        if cookie and hmac.compare_digest(cookie, self.session_value()):
+            return "cookie"
+        return None
+
+
+def is_open_path(path: str) -> bool:
+    """Whether ``path`` is reachable without the access token."""
+    return any(path.startswith(p) if p.endswith("/") else path == p for p in OPEN_PATHS)
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to return to after login (anything else becomes ``/``)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def access_middleware(gate: AccessGate) -> Middleware:
+    """Middleware refusing requests without the access token (a no-op when none is configured)."""
+
+    def factory(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http" or not gate.enabled:
+                await app(scope, receive, send)
+                return
+            connection: ASGIConnection = ASGIConnection(scope)
+            how = gate.identify(connection)
+            if how is not None:
+                scope[AUTH_SCOPE_KEY] = how  # type: ignore[literal-required]
+                await app(scope, receive, send)
+                return
+            if is_open_path(scope["path"]):
+                await app(scope, receive, send)
+                return
+            await _refuse(connection, send)
+
+        return middleware
+
+    return factory
+
+
+async def _refuse(connection: ASGIConnection, send: Send) -> None:
+    """Answer an unauthenticated request: JSON 401 for scripts, the login page for people."""
+    path = connection.scope["path"]
+    query = connection.scope.get("query_string", b"").decode("latin-1")
+    login = "/login?next=" + quote(path + (f"?{query}" if query else ""), safe="")
+    if path.startswith("/api/") or "application/json" in connection.headers.get("accept", ""):
+        body = json.dumps(
+            {
+                "error": "This outreach needs its access token: send 'Authorization: Bearer <token>'.",
+                "status": 401,
+            }
+        ).encode()
+        await _answer(
+            send,
+            401,
+            body,
+            [(b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="outreach"')],
+        )
+    elif connection.headers.get("hx-request") == "true":
+        # htmx does not swap a 401; HX-Redirect sends the whole tab to the login form.
+        await _answer(send, 401, b"Log in again.", [(b"hx-redirect", login.encode())])
+    else:
+        await _answer(
+            send,
+            303,
+            b"",
+            [(b"location", login.encode()), (b"content-type", b"text/plain; charset=utf-8")],
+        )
+
+
+def csrf_config(secret: str) -> CSRFConfig:
+    """The CSRF settings: a SameSite=Strict cookie, the token in a header or form field."""
+    return CSRFConfig(
+        secret=secret, cookie_name=CSRF_COOKIE, cookie_samesite="strict", header_name=CSRF_HEADER
+    )
+
+
+def csrf_middleware(config: CSRFConfig) -> Middleware:
+    """Litestar's CSRF check on every unsafe request, except those that carried the bearer token."""
+
+    def factory(app: ASGIApp) -> ASGIApp:
+        protected = CSRFMiddleware(app=app, config=config)
+
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope.get(AUTH_SCOPE_KEY) == "bearer":
+                await app(scope, receive, send)
+            else:
+                await protected(scope, receive, send)
+
+        return middleware
+
+    return factory
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, settings: Settings) -> None:
+    """Refuse to listen beyond loopback unless ``[web] access_token`` guards the app."""
+    if is_loopback(host) or settings.web.access_token is not None:
+        return
+    raise ConfigError(
+        f"Refusing to listen on {host}: without an access token anyone who can reach this address "
+        "could read and change your leads. Set [web] access_token (for example "
+        '"env:OUTREACH_ACCESS_TOKEN") in the config, or listen on 127.0.0.1.'
+    )
