@@ -40,7 +40,8 @@ class WebSettings(_Section):
     port: int = 8000
     #: Required before binding anything but loopback; sent as a bearer token or cookie.
     access_token: SecretRef | None = None
-    #: The address recipients reach (unsubscribe and tracking links); defaults to host:port.
+    #: The https address recipients reach (the base of unsubscribe and tracking links in
+    #: emails); defaults to host:port, which senders of real mail refuse.
     public_url: str | None = None
 
 
@@ -91,6 +92,7 @@ class MailboxSettings(_Section):
             raise ValueError("daily_cap and min_gap_seconds must be positive, gap_jitter between 0 and 5")
 
     reply_to: str | None = None
+    #: Count opens and clicks: an open pixel and redirected links in this mailbox's HTML emails.
     tracking: bool = True
     #: Raise the cap gradually: on day N it is ``min(daily_cap, ramp_up_start + N * ramp_up_step)``.
     ramp_up_start: int | None = None
@@ -123,11 +125,31 @@ class SendingSettings(_Section):
 
 
 class ComplianceSettings(_Section):
-    """``[compliance]``: what the law asks of every message."""
+    """``[compliance]``: what the law asks of every message, and how long data is kept.
 
+    Until ``physical_address`` and ``sender_name`` are set, senders that deliver real mail
+    hold every message back (CAN-SPAM asks for both); the ``outbox`` sender still works.
+    """
+
+    #: The sender's postal address, printed in every footer.
     physical_address: str | None = None
+    #: Who is writing (a person or a business), printed in every footer.
     sender_name: str | None = None
-    retention_days: int = 90
+    #: Leads rejected, expired or failed are deleted this many days after their last change.
+    retention_days: Annotated[int, msgspec.Meta(ge=1)] = 90
+
+
+class TrackingSettings(_Section):
+    """``[tracking]``: inbound mail, delivery, opens and clicks."""
+
+    #: A sent email with no bounce after this many hours is ``delivered``.
+    delivered_after_hours: Annotated[float, msgspec.Meta(gt=0)] = 24.0
+    #: Soft bounces (mailbox full, delays) of one address before it is suppressed.
+    soft_bounce_limit: Annotated[int, msgspec.Meta(ge=1)] = 3
+    #: An open or click this soon after sending is a scanner's, not a person's.
+    scanner_seconds: Annotated[float, msgspec.Meta(ge=0)] = 10.0
+    #: Seconds between two reads of a reply source that cannot wait for news itself.
+    poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
 
 
 class AnalysisSettings(_Section):
@@ -152,6 +174,7 @@ class Settings(_Section):
     mailboxes: list[MailboxSettings] = []
     sending: SendingSettings = msgspec.field(default_factory=SendingSettings)
     compliance: ComplianceSettings = msgspec.field(default_factory=ComplianceSettings)
+    tracking: TrackingSettings = msgspec.field(default_factory=TrackingSettings)
     analysis: AnalysisSettings = msgspec.field(default_factory=AnalysisSettings)
     #: ``[plugins.<name>]`` tables, decoded by each plugin with :func:`decode_section`.
     plugins: dict[str, dict[str, Any]] = {}

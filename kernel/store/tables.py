@@ -204,6 +204,53 @@ class AuditRow(Table, tablename="audit_log"):
     created_at = Timestamptz(default=TimestamptzNow())
 
 
+class InboundMessageRow(_Timestamped, tablename="inbound_messages"):
+    """One message read from a watched mailbox (a reply, an auto-reply, a bounce) and what it matched."""
+
+    #: Keyed hash of the Message-ID (or of the bytes when there is none): the same message is stored once.
+    fingerprint = Varchar(length=64, unique=True)
+    #: The reply source that read it (``imap:main``, ``gmail:default``) and its id there.
+    source = Varchar(length=255, index=True)
+    uid = Varchar(length=255, null=True, default=None)
+    message_id = Varchar(length=512, null=True, default=None, index=True)
+    #: ``reply``, ``auto_reply`` or ``bounce``.
+    kind = Varchar(length=32, index=True)
+    category = Varchar(length=64, null=True, default=None, index=True)
+    #: An out-of-office reply's stated return date (ISO).
+    return_date = Varchar(length=16, null=True, default=None)
+    #: ``hard``, ``soft`` or ``mixed`` for bounces.
+    bounce_class = Varchar(length=16, null=True, default=None)
+    #: The sender (a reply) or the bounced recipient (a bounce), encrypted, and its keyed hash.
+    address = Text(null=True, default=None)
+    address_hash = Varchar(length=64, null=True, default=None, index=True)
+    subject = Text(null=True, default=None)
+    body = Text(null=True, default=None)
+    reply_text = Text(null=True, default=None)
+    email = ForeignKey(references=EmailRow, null=True, default=None, on_delete=OnDelete.set_null, index=True)
+    lead = ForeignKey(references=LeadRow, null=True, default=None, on_delete=OnDelete.cascade, index=True)
+    #: How the email was found: ``in_reply_to``, ``references``, ``bounce``, ``address`` (or None).
+    matched_by = Varchar(length=32, null=True, default=None)
+    #: Bounce statuses and reasons, the auto-reply kind, the classifier and its confidence.
+    detail = JSON(default={})
+    #: Whether its effects (state changes, suppression, stopping the sequence) were applied.
+    applied = Boolean(default=False, index=True)
+    received_at = Timestamptz(null=True, default=None)
+
+
+class TrackingEventRow(Table, tablename="tracking_events"):
+    """One open (the pixel was loaded) or click (a tracked link was followed) of an email."""
+
+    email = ForeignKey(references=EmailRow, on_delete=OnDelete.cascade, index=True)
+    #: ``open`` or ``click``.
+    kind = Varchar(length=16, index=True)
+    url = Text(null=True, default=None)
+    user_agent = Varchar(length=512, null=True, default=None)
+    #: Image proxies and security scanners: recorded, not counted as a person's.
+    flagged = Boolean(default=False)
+    flag_reason = Varchar(length=255, null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
 class PluginStateRow(_Timestamped, tablename="plugin_state"):
     """Small values a plugin keeps between runs (an IMAP folder's last seen UID)."""
 
@@ -224,4 +271,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     JobRow,
     AuditRow,
     PluginStateRow,
+    InboundMessageRow,
+    TrackingEventRow,
 )
