@@ -10,6 +10,7 @@ and may change without notice.
 
 from __future__ import annotations
 
+from .compliance import compliance_problems, public_url, sender_problem, url_problem
 from .config import decode_section
 from .context import PluginContext
 from .contracts import (
@@ -56,6 +57,7 @@ from .protocols import (
     Sender,
 )
 from .secrets import SecretRef
+from .tokens import TRACKING_KEY, read_token, sign_token
 
 __all__ = [
     "ComplianceCheck",
@@ -92,15 +94,22 @@ __all__ = [
     "SendReceipt",
     "Sender",
     "SenderUnavailable",
+    "TRACKING_KEY",
     "TransientSendError",
     "UncertainSendError",
     "Verdict",
     "VerdictAction",
     "build_mime",
+    "compliance_problems",
     "data_id_from_url",
     "decode_section",
     "hookimpl",
     "identity_key",
     "mime_bytes",
     "place_id_from_url",
+    "public_url",
+    "read_token",
+    "sender_problem",
+    "sign_token",
+    "url_problem",
 ]

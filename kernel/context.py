@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .config import Settings, decode_section
 from .contracts import GeoPlace
 from .crypto import Vault
-from .services import plugin_state
+from .services import plugin_state, suppressions
 from .services.geocoding import GeocodingService
 
 if TYPE_CHECKING:
@@ -100,3 +100,9 @@ class PluginContext:
     async def save_state(self, plugin: str, key: str, value: Any) -> None:
         """Save a small JSON-able value under ``key`` for this plugin's next run."""
         await plugin_state.save(plugin, key, value)
+
+    async def is_suppressed(self, address: str | None) -> bool:
+        """Whether ``address`` is on the suppression list (it must never be mailed)."""
+        if self._vault is None:
+            raise RuntimeError("the suppression list is available once the store is open")
+        return await suppressions.is_hash_suppressed(self._vault.hash_email(address))

@@ -181,7 +181,9 @@ class ComplianceContext(msgspec.Struct, kw_only=True):
     ``sender`` name the identity and the sender that will deliver; ``now`` is the
     time the decision is made for; ``public_url`` is where recipients reach this
     outreach (for unsubscribe links); ``recipient_timezone`` is the recipient's IANA
-    timezone when known; ``dry_run`` is true when nothing will be sent (``send --dry-run``).
+    timezone when known; ``dry_run`` is true when nothing will be sent (``send --dry-run``);
+    ``delivers`` is false for a sender that delivers nothing (the ``outbox`` sender writes
+    files); ``tracking`` says whether the mailbox counts opens and clicks.
     """
 
     lead: Any = None
@@ -191,6 +193,8 @@ class ComplianceContext(msgspec.Struct, kw_only=True):
     public_url: str | None = None
     recipient_timezone: str | None = None
     dry_run: bool = False
+    delivers: bool = True
+    tracking: bool = True
     extra: dict[str, Any] = {}
 
 

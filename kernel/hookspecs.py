@@ -190,6 +190,21 @@ def email_transitioned(email: Email, old_state: str, new_state: str, actor: str)
     """
 
 
+@hookspec
+def address_erased(message_ids: list[str], context: PluginContext) -> None:
+    """Personal data was erased: an address (``outreach gdpr erase``) or leads past retention.
+
+    Called once per erasure, after the store forgot the data. A plugin that keeps its
+    own copies of messages (the ``outbox`` sender's ``.eml`` files) deletes those with
+    these Message-IDs. An exception here is logged and does not undo the erasure.
+
+    :param message_ids: the ``Message-ID`` of every email that was written to the erased
+        address or leads.
+    :param context: the plugin's view of the configuration and the data directory.
+    :return: nothing.
+    """
+
+
 # -- extensions -----------------------------------------------------------------------
 
 

@@ -207,3 +207,42 @@ class RenderedEmail(msgspec.Struct, kw_only=True):
     subject: str
     text: str
     html: str | None = None
+
+
+class InboundRecord(msgspec.Struct, kw_only=True):
+    """One message read from a watched mailbox, what outreach made of it, and what it matched."""
+
+    id: int
+    source: str
+    uid: str | None = None
+    message_id: str | None = None
+    #: ``reply``, ``auto_reply`` or ``bounce``.
+    kind: str
+    category: str | None = None
+    return_date: str | None = None
+    bounce_class: str | None = None
+    #: The sender of a reply, or the bounced recipient of a bounce.
+    address: str | None = None
+    subject: str = ""
+    body: str = ""
+    reply_text: str | None = None
+    email_id: int | None = None
+    lead_id: int | None = None
+    matched_by: str | None = None
+    detail: dict[str, Any] = {}
+    applied: bool = False
+    received_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+class TrackingEvent(msgspec.Struct, kw_only=True):
+    """One open or click of an email; ``flagged`` ones came from a proxy or scanner, not a person."""
+
+    id: int
+    email_id: int
+    kind: str
+    url: str | None = None
+    user_agent: str | None = None
+    flagged: bool = False
+    flag_reason: str | None = None
+    created_at: datetime | None = None

@@ -50,6 +50,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "outreach.plugins.gmail",
     "outreach.plugins.reply_rules",
     "outreach.plugins.imap",
+    "outreach.plugins.compliance",
     "outreach.plugins.google_maps",
 )
 

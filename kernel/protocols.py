@@ -113,7 +113,9 @@ class Sender(Protocol):
         :class:`~outreach.kernel.errors.UncertainSendError` when the connection broke
         after the message was handed over (it is then never sent again blindly).
         A sender that keeps connections open may have an ``async def aclose()``; it is
-        called when outreach stops.
+        called when outreach stops. A sender that delivers nothing to anyone (it writes
+        files, as the ``outbox`` sender does) sets ``delivers = False``: the compliance
+        checks then let it work before the legal footer is configured.
         """
         ...
 
@@ -179,7 +181,8 @@ class ReplySource(Protocol):
 
     A source may also offer ``async def wait(self, max_wait: float) -> None``, which
     returns when new mail may have arrived (IMAP IDLE) or after ``max_wait`` seconds;
-    the poller uses it between calls to :meth:`fetch` when it is there.
+    the poller uses it between calls to :meth:`fetch` when it is there. A source that
+    keeps connections open may have an ``async def aclose()``, called when outreach stops.
     """
 
     name: str

@@ -18,17 +18,21 @@ from .crypto import Vault, load_vault
 from .job_runner import JobRunner
 from .logs import route_to_stdlib
 from .plugins import PluginHost, build_plugin_host
-from .services import analysis, discovery
+from .services import analysis, discovery, retention
 from .services.emails import EmailService
 from .services.enrollment import EnrollmentService
 from .services.geocoding import GeocodingService
+from .services.inbound import InboundService
+from .services.inbound_poller import InboundPoller
 from .services.jobs import JobService
 from .services.leads import LeadService
 from .services.mailboxes import MailboxService
 from .services.outbox.worker import OutboxWorker
+from .services.periodic import PeriodicTasks
 from .services.sequences import SequenceService
 from .services.suppressions import SuppressionService
 from .services.templates import TemplateService
+from .services.tracking import TrackingService
 from .services.transitions import utcnow
 from .store.engine import open_database
 
@@ -55,9 +59,14 @@ class Runtime:
         self.mailboxes = MailboxService(self)
         self.enrollment = EnrollmentService(self)
         self.outbox = OutboxWorker(self)
+        self.tracking = TrackingService(self)
+        self.inbound = InboundService(self)
+        self.poller = InboundPoller(self)
+        self.periodic = PeriodicTasks(self)
         self.runner = JobRunner(self)
         self.runner.register(discovery.JOB_KIND, discovery.run_discovery)
         self.runner.register(analysis.JOB_KIND, analysis.run_analysis)
+        self.runner.register(retention.JOB_KIND, retention.run_retention)
 
     @classmethod
     async def open(
@@ -83,16 +92,21 @@ class Runtime:
         return runtime
 
     async def start_background(self) -> None:
-        """Start the job runner and the outbox worker (for ``serve`` and ``worker``)."""
+        """Start the job runner, the outbox worker, the inbound poller and the housekeeping
+        (for ``serve`` and ``worker``)."""
         await self.runner.start()
         self.outbox.start()
+        self.poller.start()
+        self.periodic.start()
 
     async def close(self) -> None:
-        """Stop background work (running jobs stay resumable) and close senders' connections."""
+        """Stop background work (running jobs stay resumable) and close senders' and sources' connections."""
+        await self.periodic.stop()
+        await self.poller.stop()
         await self.outbox.stop()
         await self.runner.stop()
-        for sender in self.plugins.senders:
-            closer = getattr(sender, "aclose", None)
+        for plugin_object in (*self.plugins.senders, *self.plugins.reply_sources):
+            closer = getattr(plugin_object, "aclose", None)
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer()

@@ -23,7 +23,7 @@ from ..errors import SequenceError, TemplateError
 from ..models import Enrollment, Lead, Sequence
 from ..states import EmailState, LeadState
 from ..store.engine import write_transaction
-from ..store.mapping import email_columns, enrollment_from_row, lead_from_row
+from ..store.mapping import email_columns, email_from_row, enrollment_from_row, lead_from_row
 from ..store.tables import EmailRow, EnrollmentRow, LeadRow
 from ..templating import render_template
 from ..timezones import recipient_timezone
@@ -275,6 +275,49 @@ class EnrollmentService:
         if stopped or cancelled:
             log.info("sequence_stopped", lead_id=lead_id, cancelled=len(cancelled))
         return [email.id for email in cancelled]
+
+    async def postpone(self, lead_id: int, until: datetime, reason: str, *, actor: str) -> int:
+        """Hold a lead's next steps back until ``until`` (an out-of-office reply's return date).
+
+        Active enrollments whose next step is due earlier are moved to ``until``, and so
+        are the lead's queued emails; return how many of those emails moved.
+        """
+        moved = 0
+        async with write_transaction():
+            postponed = await (
+                EnrollmentRow.update(
+                    {
+                        EnrollmentRow.next_due_at: until,
+                        EnrollmentRow.version: EnrollmentRow.version + 1,
+                        EnrollmentRow.updated_at: utcnow(),
+                    }
+                )
+                .where(
+                    (EnrollmentRow.lead == lead_id)
+                    & (EnrollmentRow.state == "active")
+                    & (EnrollmentRow.next_due_at < until)
+                )
+                .returning(EnrollmentRow.id, EnrollmentRow.sequence)
+            )
+            for row in postponed:
+                await audit.record(
+                    "lead",
+                    lead_id,
+                    "sequence_postponed",
+                    actor,
+                    new={"sequence_id": row["sequence"], "until": until.isoformat(), "reason": reason},
+                )
+            queued = await EmailRow.select().where(
+                (EmailRow.lead == lead_id)
+                & (EmailRow.state == EmailState.QUEUED)
+                & ((EmailRow.due_at < until) | EmailRow.due_at.is_null())
+            )
+            for row in queued:
+                email = email_from_row(row, self._rt.vault)
+                moved += int(await self._rt.emails.defer_in_transaction(email, until, reason))
+        if postponed or moved:
+            log.info("sequence_postponed", lead_id=lead_id, emails=moved)
+        return moved
 
     async def for_lead(self, lead_id: int) -> list[Enrollment]:
         """Every enrollment of one lead."""

@@ -34,6 +34,14 @@ def normalize_address(email: str) -> str:
     return address
 
 
+async def is_hash_suppressed(digest: str | None) -> bool:
+    """Whether the address with keyed hash ``digest`` is on the list."""
+    if digest is None:
+        return False
+    row = await SuppressionRow.select(SuppressionRow.id).where(SuppressionRow.email_hash == digest).first()
+    return row is not None
+
+
 class SuppressionService:
     """Adds, removes and answers questions about suppressed addresses."""
 
@@ -95,13 +103,7 @@ class SuppressionService:
 
     async def is_suppressed(self, email: str | None) -> bool:
         """Whether ``email`` is on the list (matched by keyed hash, so case and spaces do not matter)."""
-        digest = self._rt.vault.hash_email(email)
-        if digest is None:
-            return False
-        row = (
-            await SuppressionRow.select(SuppressionRow.id).where(SuppressionRow.email_hash == digest).first()
-        )
-        return row is not None
+        return await is_hash_suppressed(self._rt.vault.hash_email(email))
 
     async def list(self, *, reason: str | None = None, page: int = 1, per_page: int = 50) -> Page:
         """One page of entries, newest first, optionally with one reason."""

@@ -12,13 +12,26 @@ from typing import Any
 import msgspec
 
 from ..crypto import Vault
-from ..models import AuditEntry, Email, EnrichmentRecord, Enrollment, Job, Lead, Suppression, Template
+from ..models import (
+    AuditEntry,
+    Email,
+    EnrichmentRecord,
+    Enrollment,
+    InboundRecord,
+    Job,
+    Lead,
+    Suppression,
+    Template,
+    TrackingEvent,
+)
 from ..states import review_status
 
 #: Lead columns that hold encrypted personal data.
 LEAD_PII = ("email", "phone", "contact_name")
 #: Email columns that hold encrypted personal data.
 EMAIL_PII = ("to_address",)
+#: Inbound message columns that hold encrypted personal data (who wrote, and what).
+INBOUND_PII = ("address", "subject", "body", "reply_text")
 
 
 def _json(value: Any, default: Any) -> Any:
@@ -237,9 +250,60 @@ def enrollment_from_row(row: dict[str, Any]) -> Enrollment:
     )
 
 
+def inbound_from_row(row: dict[str, Any], vault: Vault) -> InboundRecord:
+    """An :class:`InboundRecord` from an ``inbound_messages`` row."""
+    return InboundRecord(
+        id=row["id"],
+        source=row["source"],
+        uid=row.get("uid"),
+        message_id=row.get("message_id"),
+        kind=row["kind"],
+        category=row.get("category"),
+        return_date=row.get("return_date"),
+        bounce_class=row.get("bounce_class"),
+        address=vault.decrypt(row.get("address")),
+        subject=vault.decrypt(row.get("subject")) or "",
+        body=vault.decrypt(row.get("body")) or "",
+        reply_text=vault.decrypt(row.get("reply_text")),
+        email_id=row.get("email"),
+        lead_id=row.get("lead"),
+        matched_by=row.get("matched_by"),
+        detail=_json(row.get("detail"), {}),
+        applied=bool(row.get("applied")),
+        received_at=row.get("received_at"),
+        created_at=row.get("created_at"),
+    )
+
+
+def inbound_columns(values: dict[str, Any], vault: Vault) -> dict[str, Any]:
+    """Column values for writing an inbound message: who and what encrypted, the address hashed."""
+    out = dict(values)
+    if "address" in out:
+        out["address_hash"] = vault.hash_email(out["address"])
+    for name in INBOUND_PII:
+        if name in out:
+            out[name] = vault.encrypt(out[name])
+    return out
+
+
+def tracking_event_from_row(row: dict[str, Any]) -> TrackingEvent:
+    """A :class:`TrackingEvent` from a ``tracking_events`` row."""
+    return TrackingEvent(
+        id=row["id"],
+        email_id=row["email"],
+        kind=row["kind"],
+        url=row.get("url"),
+        user_agent=row.get("user_agent"),
+        flagged=bool(row.get("flagged")),
+        flag_reason=row.get("flag_reason"),
+        created_at=row.get("created_at"),
+    )
+
+
 #: Every column that holds a Fernet token, by table name (``outreach keys rotate`` walks these).
 ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "leads": (*LEAD_PII, "enrichment"),
     "emails": EMAIL_PII,
     "suppressions": ("email",),
+    "inbound_messages": INBOUND_PII,
 }

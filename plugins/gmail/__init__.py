@@ -5,6 +5,10 @@ references; a mailbox may name its own account's token in
 ``[mailboxes.settings.gmail]``. Follow-ups carry the first email's ``threadId`` so
 Gmail keeps the thread, and a Message-ID can be looked up
 (``users.messages.list?q=rfc822msgid:``), so an interrupted send is settled by itself.
+
+Each mailbox that sends through ``gmail`` is also a reply source (``gmail:<mailbox>``):
+replies and bounces are read from the account's inbox through the same API
+(``inbound = false`` in its settings turns that off).
 """
 
 from __future__ import annotations
@@ -15,9 +19,19 @@ from datetime import UTC, datetime
 
 import httpx
 
-from outreach.kernel import OutgoingMessage, PluginContext, Sender, SendReceipt, hookimpl, mime_bytes
+from outreach.kernel import (
+    ConfigError,
+    OutgoingMessage,
+    PluginContext,
+    ReplySource,
+    Sender,
+    SendReceipt,
+    hookimpl,
+    mime_bytes,
+)
 
 from .api import GmailAccount, GmailOptions
+from .inbound import GmailReplySource, gmail_mailboxes
 
 
 class GmailSender:
@@ -73,3 +87,15 @@ class GmailSender:
 def register_senders(register: Callable[[Sender], None], context: PluginContext) -> None:
     """Provide the ``gmail`` sender (it reads ``[sender.gmail]`` when it first sends)."""
     register(GmailSender(context))
+
+
+@hookimpl
+def register_reply_sources(register: Callable[[ReplySource], None], context: PluginContext) -> None:
+    """A reply source for each mailbox that sends through ``gmail`` (its options read now)."""
+    for mailbox in gmail_mailboxes(context):
+        try:
+            options = context.mailbox_sender_options("gmail", mailbox, GmailOptions)
+        except ConfigError:
+            continue  # the sender says what is wrong with [sender.gmail] when it first sends
+        if options.inbound:
+            register(GmailReplySource(mailbox, options, context))

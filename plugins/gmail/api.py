@@ -31,6 +31,12 @@ class GmailOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     api_url: str = "https://gmail.googleapis.com"
     token_url: str = "https://oauth2.googleapis.com/token"
     timeout: float = 30.0
+    #: Read replies and bounces from the account's inbox too.
+    inbound: bool = True
+    #: Which messages are read (Gmail search syntax); the cursor adds ``after:``.
+    inbound_query: str = "in:inbox"
+    #: On the first read, look this many days back.
+    inbound_since_days: int = 7
 
 
 def _error_reason(response: httpx.Response) -> tuple[str, str]:
@@ -138,3 +144,44 @@ class GmailAccount:
             raise TransientSendError(f"the Gmail search failed ({response.status_code} {reason}: {message})")
         messages = response.json().get("messages") or []
         return dict(messages[0]) if messages else None
+
+    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A GET of the Gmail API as JSON; a sentence when it fails."""
+        for attempt in (1, 2):
+            token = await self.token(refresh=attempt == 2)
+            try:
+                response = await self._client.get(
+                    self._url(path),
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=self.options.timeout,
+                )
+            except httpx.HTTPError as exc:
+                raise TransientSendError(f"cannot reach the Gmail API: {exc!r}") from None
+            if response.status_code == 401 and attempt == 1:
+                continue
+            if response.status_code != 200:
+                reason, message = _error_reason(response)
+                raise TransientSendError(
+                    f"the Gmail API refused to list the inbox ({response.status_code} {reason}: {message})"
+                )
+            return dict(response.json())
+        raise SenderUnavailable("the Gmail API refused a freshly renewed token; authorize the account again")
+
+    async def list_ids(self, query: str) -> list[str]:
+        """``users.messages.list``: the ids of every message matching ``query``, newest first."""
+        ids: list[str] = []
+        page: str | None = None
+        while True:
+            params: dict[str, Any] = {"q": query, "maxResults": 100}
+            if page:
+                params["pageToken"] = page
+            answer = await self._get("messages", params)
+            ids.extend(str(m["id"]) for m in answer.get("messages") or [])
+            page = answer.get("nextPageToken")
+            if not page:
+                return ids
+
+    async def raw_message(self, message_id: str) -> dict[str, Any]:
+        """``users.messages.get?format=raw``: the message with its RFC 822 bytes (base64url)."""
+        return await self._get(f"messages/{message_id}", {"format": "raw"})

@@ -33,6 +33,8 @@ class OutboxSender:
     """Writes each message to a file instead of sending it."""
 
     name = "outbox"
+    #: Nothing reaches anyone, so the legal footer need not be configured yet.
+    delivers = False
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -59,9 +61,20 @@ class OutboxSender:
         return SendReceipt(message_id=message_id, provider_message_id=str(path), detail=f"found {path}")
 
 
+def _directory(context: PluginContext) -> Path:
+    options = context.sender_options("outbox", OutboxOptions)
+    return Path(options.directory).expanduser() if options.directory else context.data_dir / "outbox"
+
+
 @hookimpl
 def register_senders(register: Callable[[Sender], None], context: PluginContext) -> None:
     """Provide the ``outbox`` sender."""
-    options = context.sender_options("outbox", OutboxOptions)
-    directory = Path(options.directory).expanduser() if options.directory else context.data_dir / "outbox"
-    register(OutboxSender(directory))
+    register(OutboxSender(_directory(context)))
+
+
+@hookimpl
+def address_erased(message_ids: list[str], context: PluginContext) -> None:
+    """Delete the files of the messages written to an address that was erased."""
+    directory = _directory(context)
+    for message_id in message_ids:
+        (directory / _file_name(message_id)).unlink(missing_ok=True)

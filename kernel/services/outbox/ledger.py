@@ -20,7 +20,7 @@ import structlog
 from ...models import Email, Sequence
 from ...states import EMAIL_MACHINE, EmailState, check_transition
 from ...store.engine import write_transaction
-from ...store.tables import EmailRow, EnrollmentRow, MailboxRow
+from ...store.tables import EmailRow, EnrollmentRow, MailboxRow, SuppressionRow
 from .. import audit
 from ..transitions import utcnow
 from .policy import add_delay
@@ -98,6 +98,8 @@ async def claim(
                     EmailRow.id.is_in(ids[start : start + 500])
                     & (EmailRow.version == version)
                     & (EmailRow.state == E.QUEUED)
+                    # Checked again inside the claim: an address suppressed since the plan never goes.
+                    & EmailRow.to_hash.not_in(SuppressionRow.select(SuppressionRow.email_hash))
                 )
                 .returning(EmailRow.id)
             )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import msgspec
 import structlog
 
+from ...compliance import public_url
 from ...contracts import ComplianceContext, OutgoingMessage, VerdictAction
 from ...models import Email, Lead
 from ...protocols import ComplianceCheck, MessagePreparer
@@ -273,6 +274,8 @@ async def _decide(rt: Runtime, email: Email, lead: Lead | None, round_: _Round) 
         public_url=round_.public_url,
         recipient_timezone=timezone,
         dry_run=round_.dry_run,
+        delivers=bool(getattr(rt.plugins.senders.get(chain[0]), "delivers", True)),
+        tracking=settings.tracking,
         extra={"sequence_id": email.sequence_id, "reply_to": settings.reply_to},
     )
     message = outgoing(email, reply_to=settings.reply_to)
@@ -295,8 +298,7 @@ async def _decide(rt: Runtime, email: Email, lead: Lead | None, round_: _Round) 
 
 
 def _public_url(rt: Runtime) -> str:
-    web = rt.settings.web
-    return (web.public_url or f"http://{web.host}:{web.port}").rstrip("/")
+    return public_url(rt.settings)
 
 
 class DryRunItem(msgspec.Struct, kw_only=True):

@@ -1,0 +1,211 @@
+"""The rights of the people outreach writes to: a copy of their data, and its erasure.
+
+Everything held about an address is found through its keyed hash: the leads with
+that address, every email written to it (and the other emails of those leads), the
+messages that came back from it or about it, their opens and clicks, the suppression
+entry, and the audit rows of all of these.
+
+:func:`export_address` gives all of it as plain data (personal data decrypted, the
+enrichment included). :func:`erase_address` deletes it everywhere, blanks the values
+of its audit rows (who did what, and when, stays), keeps only the keyed hash on the
+suppression list so the address is never mailed again, writes one audit row that
+names no address, and lets plugins drop their own copies (``address_erased``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import structlog
+
+from ..models import AuditEntry
+from ..store.engine import read_transaction, write_transaction
+from ..store.mapping import (
+    audit_from_row,
+    email_from_row,
+    enrollment_from_row,
+    inbound_from_row,
+    lead_from_row,
+    suppression_from_row,
+    tracking_event_from_row,
+)
+from ..store.tables import (
+    AuditRow,
+    EmailRow,
+    EnrollmentRow,
+    InboundMessageRow,
+    LeadRow,
+    SuppressionRow,
+    TrackingEventRow,
+)
+from . import audit
+from .suppressions import normalize_address
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+log = structlog.get_logger("outreach.gdpr")
+
+#: What an erased audit row's values become.
+ERASED = {"erased": True}
+
+
+class Holdings(msgspec.Struct, kw_only=True):
+    """The ids of every record that concerns one address."""
+
+    leads: list[int] = []
+    emails: list[int] = []
+    inbound: list[int] = []
+    suppressions: list[int] = []
+    message_ids: list[str] = []
+
+    def audited(self) -> list[tuple[str, list[int]]]:
+        """``(entity, ids)`` pairs whose audit rows concern the address."""
+        return [
+            ("lead", self.leads),
+            ("email", self.emails),
+            ("inbound", self.inbound),
+            ("suppression", self.suppressions),
+        ]
+
+
+class ErasureReport(msgspec.Struct, kw_only=True):
+    """How many records an erasure removed (no address in it)."""
+
+    leads: int = 0
+    emails: int = 0
+    inbound_messages: int = 0
+    tracking_events: int = 0
+    audit_rows: int = 0
+
+
+def _ids(rows: list[dict[str, Any]], column: str = "id") -> list[int]:
+    return sorted({row[column] for row in rows if row[column] is not None})
+
+
+async def find_holdings(rt: Runtime, address: str) -> Holdings:
+    """Every record held about ``address``."""
+    digest = rt.vault.hash_email(normalize_address(address))
+    leads = _ids(await LeadRow.select(LeadRow.id).where(LeadRow.email_hash == digest))
+    email_rows = await EmailRow.select(EmailRow.id, EmailRow.message_id).where(
+        (EmailRow.to_hash == digest) | EmailRow.lead.is_in(leads or [-1])
+    )
+    emails = _ids(email_rows)
+    inbound = _ids(
+        await InboundMessageRow.select(InboundMessageRow.id).where(
+            (InboundMessageRow.address_hash == digest)
+            | InboundMessageRow.lead.is_in(leads or [-1])
+            | InboundMessageRow.email.is_in(emails or [-1])
+        )
+    )
+    suppressions = _ids(
+        await SuppressionRow.select(SuppressionRow.id).where(SuppressionRow.email_hash == digest)
+    )
+    return Holdings(
+        leads=leads,
+        emails=emails,
+        inbound=inbound,
+        suppressions=suppressions,
+        message_ids=[row["message_id"] for row in email_rows if row["message_id"]],
+    )
+
+
+async def _audit_rows(holdings: Holdings) -> list[AuditEntry]:
+    entries: list[AuditEntry] = []
+    for entity, ids in holdings.audited():
+        if ids:
+            rows = await (
+                AuditRow.select()
+                .where((AuditRow.entity == entity) & AuditRow.entity_id.is_in(ids))
+                .order_by(AuditRow.id)
+            )
+            entries.extend(audit_from_row(row) for row in rows)
+    return sorted(entries, key=lambda entry: entry.id)
+
+
+async def export_address(rt: Runtime, address: str) -> dict[str, Any]:
+    """All data held about ``address``, as JSON-ready data."""
+    address = normalize_address(address)
+    async with read_transaction():
+        held = await find_holdings(rt, address)
+        vault = rt.vault
+        leads = [lead_from_row(r, vault) for r in await LeadRow.select().where(LeadRow.id.is_in(held.leads or [-1]))]
+        emails = [
+            email_from_row(r, vault)
+            for r in await EmailRow.select().where(EmailRow.id.is_in(held.emails or [-1])).order_by(EmailRow.id)
+        ]
+        enrollments = [
+            enrollment_from_row(r)
+            for r in await EnrollmentRow.select().where(EnrollmentRow.lead.is_in(held.leads or [-1]))
+        ]
+        inbound = [
+            inbound_from_row(r, vault)
+            for r in await InboundMessageRow.select()
+            .where(InboundMessageRow.id.is_in(held.inbound or [-1]))
+            .order_by(InboundMessageRow.id)
+        ]
+        events = [
+            tracking_event_from_row(r)
+            for r in await TrackingEventRow.select()
+            .where(TrackingEventRow.email.is_in(held.emails or [-1]))
+            .order_by(TrackingEventRow.id)
+        ]
+        suppressions = [
+            suppression_from_row(r, vault)
+            for r in await SuppressionRow.select().where(SuppressionRow.id.is_in(held.suppressions or [-1]))
+        ]
+        trail = await _audit_rows(held)
+    return msgspec.to_builtins(
+        {
+            "address": address,
+            "exported_at": rt.clock(),
+            "leads": leads,
+            "emails": emails,
+            "enrollments": enrollments,
+            "inbound_messages": inbound,
+            "tracking_events": events,
+            "suppressions": suppressions,
+            "audit": trail,
+        }
+    )
+
+
+async def erase_address(rt: Runtime, address: str, *, actor: str) -> ErasureReport:
+    """Remove everything held about ``address``; only its keyed hash stays, on the suppression list."""
+    address = normalize_address(address)
+    digest = rt.vault.hash_email(address)
+    async with write_transaction():
+        held = await find_holdings(rt, address)
+        report = ErasureReport(
+            leads=len(held.leads), emails=len(held.emails), inbound_messages=len(held.inbound)
+        )
+        if held.emails:
+            report.tracking_events = await TrackingEventRow.count().where(
+                TrackingEventRow.email.is_in(held.emails)
+            )
+        for entity, ids in held.audited():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                scrubbed = await (
+                    AuditRow.update({AuditRow.old_value: None, AuditRow.new_value: ERASED})
+                    .where((AuditRow.entity == entity) & AuditRow.entity_id.is_in(chunk))
+                    .returning(AuditRow.id)
+                )
+                report.audit_rows += len(scrubbed)
+        for table, ids in ((InboundMessageRow, held.inbound), (EmailRow, held.emails), (LeadRow, held.leads)):
+            for start in range(0, len(ids), 500):
+                await table.delete().where(table.id.is_in(ids[start : start + 500]))  # type: ignore[attr-defined]
+        entry = await SuppressionRow.select(SuppressionRow.id).where(SuppressionRow.email_hash == digest).first()
+        if entry is None:
+            inserted = await SuppressionRow.insert(
+                SuppressionRow(email_hash=digest, email=None, reason="erased", source="gdpr erase")
+            ).returning(SuppressionRow.id)
+            entry_id = inserted[0]["id"]
+        else:
+            entry_id = entry["id"]
+            await SuppressionRow.update({SuppressionRow.email: None}).where(SuppressionRow.id == entry_id)
+        await audit.record("suppression", entry_id, "erased", actor, new=msgspec.to_builtins(report))
+    rt.plugins.notify("address_erased", message_ids=held.message_ids, context=rt.plugins.context)
+    log.info("address_erased", suppression_id=entry_id, **msgspec.to_builtins(report))
+    return report

@@ -1,0 +1,86 @@
+"""Built-in plugin ``compliance``: what the law asks of every message, checked before every claim.
+
+It registers, in this order:
+
+- ``suppression``: an address on the suppression list is never handed to a sender;
+- ``identity``: a sender that delivers real mail holds every message back while
+  ``[compliance] sender_name`` or ``physical_address`` is missing (CAN-SPAM), the
+  mailbox's from address is not a real one, or ``[web] public_url`` is not an https
+  address recipients can reach (it is the base of every link in the email); the
+  ``outbox`` sender, which delivers nothing, still works;
+- ``tracking``: the open pixel and tracked links in the HTML of mailboxes with
+  ``tracking = true``;
+- ``unsubscribe``: the ``List-Unsubscribe`` headers (https and mailto, one-click), the
+  footer with the sender and postal address and a visible unsubscribe link, and on a
+  sequence's first email the notice of the right to object (GDPR Art. 21(4)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from outreach.kernel import (
+    ComplianceCheck,
+    ComplianceContext,
+    OutgoingMessage,
+    PluginContext,
+    Verdict,
+    compliance_problems,
+    hookimpl,
+    sender_problem,
+)
+
+from .footer import UnsubscribeFooter
+from .tracking import TrackingLinks
+
+#: How long a message waits before the settings are looked at again.
+RECHECK_AFTER = timedelta(hours=1)
+
+
+class SuppressionCheck:
+    """Blocks a message to an address on the suppression list."""
+
+    name = "suppression"
+
+    def __init__(self, context: PluginContext) -> None:
+        self._context = context
+
+    async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
+        """Block when the recipient is suppressed."""
+        if await self._context.is_suppressed(message.to_address):
+            return Verdict.block("the address is on the suppression list")
+        return Verdict.allow()
+
+
+class IdentityCheck:
+    """Holds real mail back until the sender can be identified and reached (CAN-SPAM, RFC 8058)."""
+
+    name = "identity"
+
+    def __init__(self, context: PluginContext) -> None:
+        self._context = context
+
+    async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
+        """Defer a message of a real sender while something the law asks for is missing."""
+        if not context.delivers:
+            return Verdict.allow()
+        problems = compliance_problems(self._context.settings)
+        mailbox_problem = sender_problem(context.mailbox or "default", message.from_address)
+        if mailbox_problem:
+            problems.append(mailbox_problem)
+        if not problems:
+            return Verdict.allow()
+        return Verdict.defer(
+            (context.now or datetime.now(UTC)) + RECHECK_AFTER,
+            "held back until the settings are complete (the Compliance page lists them): " + " ".join(problems),
+        )
+
+
+@hookimpl
+def register_compliance_checks(register: Callable[[ComplianceCheck], None], context: PluginContext) -> None:
+    """Provide the suppression, identity, tracking and unsubscribe checks, in that order."""
+    register(SuppressionCheck(context))
+    register(IdentityCheck(context))
+    register(TrackingLinks(context))
+    register(UnsubscribeFooter(context))
