@@ -20,5 +20,6 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Leads", "/leads"),
     NavItem("Sequences", "/sequences"),
     NavItem("Outbox", "/outbox"),
+    NavItem("Replies", "/replies"),
     NavItem("Settings", "/settings"),
 )

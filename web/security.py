@@ -11,6 +11,12 @@ Two layers, both ASGI middleware:
   the ``x-csrftoken`` header or the ``_csrf_token`` form field (Litestar's double-submit
   check). A request that proved itself with the bearer token is exempt: a bearer header
   is never sent by a browser on its own, so a forged cross-site request cannot carry it.
+
+The links in emails (``/t/`` for the open pixel and tracked links, ``/u/`` for
+unsubscribing) are opened by the recipients' mail clients, which have neither the
+access token nor a CSRF cookie: those paths, and only those, are exempt from both
+layers. Each of their requests carries a signed token instead, and a forged or altered
+one is answered 404 without any change.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ CSRF_HEADER = "x-csrftoken"
 AUTH_SCOPE_KEY = "outreach_auth"
 #: Paths reachable without the access token (exact, or a prefix when ending in ``/``).
 OPEN_PATHS = ("/login", "/healthz", "/static/")
+#: Paths of the links in emails: reachable by recipients, without the access token or CSRF.
+RECIPIENT_PATHS = ("/t/", "/u/")
 
 Middleware = Callable[[ASGIApp], ASGIApp]
 
@@ -84,7 +92,14 @@ class AccessGate:
 
 def is_open_path(path: str) -> bool:
     """Whether ``path`` is reachable without the access token."""
-    return any(path.startswith(p) if p.endswith("/") else path == p for p in OPEN_PATHS)
+    return is_recipient_path(path) or any(
+        path.startswith(p) if p.endswith("/") else path == p for p in OPEN_PATHS
+    )
+
+
+def is_recipient_path(path: str) -> bool:
+    """Whether ``path`` is a link in an email (the pixel, a tracked link, unsubscribing)."""
+    return path.startswith(RECIPIENT_PATHS)
 
 
 def safe_next(target: str | None) -> str:
@@ -161,13 +176,14 @@ def csrf_config(secret: str) -> CSRFConfig:
 
 
 def csrf_middleware(config: CSRFConfig) -> Middleware:
-    """Litestar's CSRF check on every unsafe request, except those that carried the bearer token."""
+    """Litestar's CSRF check on every unsafe request, except those that carried the bearer token
+    and the links in emails."""
 
     def factory(app: ASGIApp) -> ASGIApp:
         protected = CSRFMiddleware(app=app, config=config)
 
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope.get(AUTH_SCOPE_KEY) == "bearer":
+            if scope.get(AUTH_SCOPE_KEY) == "bearer" or is_recipient_path(scope.get("path", "")):
                 await app(scope, receive, send)
             else:
                 await protected(scope, receive, send)

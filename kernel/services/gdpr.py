@@ -5,8 +5,8 @@ that address, every email written to it (and the other emails of those leads), t
 messages that came back from it or about it, their opens and clicks, the suppression
 entry, and the audit rows of all of these.
 
-:func:`export_address` gives all of it as plain data (personal data decrypted, the
-enrichment included). :func:`erase_address` deletes it everywhere, blanks the values
+:func:`export_data` gives all of it as plain data (personal data decrypted, the
+enrichment included). :func:`erase_data` deletes it everywhere, blanks the values
 of its audit rows (who did what, and when, stays), keeps only the keyed hash on the
 suppression list so the address is never mailed again, writes one audit row that
 names no address, and lets plugins drop their own copies (``address_erased``).
@@ -84,23 +84,25 @@ def _ids(rows: list[dict[str, Any]], column: str = "id") -> list[int]:
     return sorted({row[column] for row in rows if row[column] is not None})
 
 
-async def find_holdings(rt: Runtime, address: str) -> Holdings:
-    """Every record held about ``address``."""
-    digest = rt.vault.hash_email(normalize_address(address))
-    leads = _ids(await LeadRow.select(LeadRow.id).where(LeadRow.email_hash == digest))
+async def find_holdings(rt: Runtime, digest: str | None, lead_id: int | None = None) -> Holdings:
+    """Every record held about the address with keyed hash ``digest`` (and about lead ``lead_id``)."""
+    clause = LeadRow.email_hash == digest if digest else None
+    if lead_id is not None:
+        clause = LeadRow.id == lead_id if clause is None else clause | (LeadRow.id == lead_id)
+    leads = _ids(await LeadRow.select(LeadRow.id).where(clause)) if clause is not None else []
     email_rows = await EmailRow.select(EmailRow.id, EmailRow.message_id).where(
-        (EmailRow.to_hash == digest) | EmailRow.lead.is_in(leads or [-1])
+        (EmailRow.to_hash == (digest or "-")) | EmailRow.lead.is_in(leads or [-1])
     )
     emails = _ids(email_rows)
     inbound = _ids(
         await InboundMessageRow.select(InboundMessageRow.id).where(
-            (InboundMessageRow.address_hash == digest)
+            (InboundMessageRow.address_hash == (digest or "-"))
             | InboundMessageRow.lead.is_in(leads or [-1])
             | InboundMessageRow.email.is_in(emails or [-1])
         )
     )
     suppressions = _ids(
-        await SuppressionRow.select(SuppressionRow.id).where(SuppressionRow.email_hash == digest)
+        await SuppressionRow.select(SuppressionRow.id).where(SuppressionRow.email_hash == (digest or "-"))
     )
     return Holdings(
         leads=leads,
@@ -109,6 +111,16 @@ async def find_holdings(rt: Runtime, address: str) -> Holdings:
         suppressions=suppressions,
         message_ids=[row["message_id"] for row in email_rows if row["message_id"]],
     )
+
+
+async def _subject(rt: Runtime, address: str | None, lead_id: int | None) -> tuple[str | None, str | None]:
+    """The address (checked) and its keyed hash: the one given, or the lead's own."""
+    if address is None and lead_id is not None:
+        address = (await rt.leads.get(lead_id)).email
+    if address is None:
+        return None, None
+    address = normalize_address(address)
+    return address, rt.vault.hash_email(address)
 
 
 async def _audit_rows(holdings: Holdings) -> list[AuditEntry]:
@@ -124,11 +136,11 @@ async def _audit_rows(holdings: Holdings) -> list[AuditEntry]:
     return sorted(entries, key=lambda entry: entry.id)
 
 
-async def export_address(rt: Runtime, address: str) -> dict[str, Any]:
-    """All data held about ``address``, as JSON-ready data."""
-    address = normalize_address(address)
+async def export_data(rt: Runtime, *, address: str | None = None, lead_id: int | None = None) -> dict[str, Any]:
+    """All data held about ``address`` (or about lead ``lead_id`` and its address), JSON-ready."""
+    address, digest = await _subject(rt, address, lead_id)
     async with read_transaction():
-        held = await find_holdings(rt, address)
+        held = await find_holdings(rt, digest, lead_id)
         vault = rt.vault
         leads = [lead_from_row(r, vault) for r in await LeadRow.select().where(LeadRow.id.is_in(held.leads or [-1]))]
         emails = [
@@ -171,12 +183,18 @@ async def export_address(rt: Runtime, address: str) -> dict[str, Any]:
     )
 
 
-async def erase_address(rt: Runtime, address: str, *, actor: str) -> ErasureReport:
-    """Remove everything held about ``address``; only its keyed hash stays, on the suppression list."""
-    address = normalize_address(address)
-    digest = rt.vault.hash_email(address)
+async def erase_data(
+    rt: Runtime, *, address: str | None = None, lead_id: int | None = None, actor: str
+) -> ErasureReport:
+    """Remove everything held about ``address`` (or lead ``lead_id`` and its address).
+
+    Only the address's keyed hash stays, on the suppression list, so it is never mailed
+    again; the audit row this writes names no address.
+    """
+    address, digest = await _subject(rt, address, lead_id)
+    entry_id = None
     async with write_transaction():
-        held = await find_holdings(rt, address)
+        held = await find_holdings(rt, digest, lead_id)
         report = ErasureReport(
             leads=len(held.leads), emails=len(held.emails), inbound_messages=len(held.inbound)
         )
@@ -196,16 +214,23 @@ async def erase_address(rt: Runtime, address: str, *, actor: str) -> ErasureRepo
         for table, ids in ((InboundMessageRow, held.inbound), (EmailRow, held.emails), (LeadRow, held.leads)):
             for start in range(0, len(ids), 500):
                 await table.delete().where(table.id.is_in(ids[start : start + 500]))  # type: ignore[attr-defined]
-        entry = await SuppressionRow.select(SuppressionRow.id).where(SuppressionRow.email_hash == digest).first()
-        if entry is None:
-            inserted = await SuppressionRow.insert(
-                SuppressionRow(email_hash=digest, email=None, reason="erased", source="gdpr erase")
-            ).returning(SuppressionRow.id)
-            entry_id = inserted[0]["id"]
+        if digest is not None:
+            entry_id = await _keep_only_hash(digest)
+            await audit.record("suppression", entry_id, "erased", actor, new=msgspec.to_builtins(report))
         else:
-            entry_id = entry["id"]
-            await SuppressionRow.update({SuppressionRow.email: None}).where(SuppressionRow.id == entry_id)
-        await audit.record("suppression", entry_id, "erased", actor, new=msgspec.to_builtins(report))
+            await audit.record("lead", lead_id or 0, "erased", actor, new=msgspec.to_builtins(report))
     rt.plugins.notify("address_erased", message_ids=held.message_ids, context=rt.plugins.context)
-    log.info("address_erased", suppression_id=entry_id, **msgspec.to_builtins(report))
+    log.info("data_erased", suppression_id=entry_id, **msgspec.to_builtins(report))
     return report
+
+
+async def _keep_only_hash(digest: str) -> int:
+    """The suppression entry of ``digest``, its address emptied (made if there was none); its id."""
+    entry = await SuppressionRow.select(SuppressionRow.id).where(SuppressionRow.email_hash == digest).first()
+    if entry is None:
+        inserted = await SuppressionRow.insert(
+            SuppressionRow(email_hash=digest, email=None, reason="erased", source="gdpr erase")
+        ).returning(SuppressionRow.id)
+        return int(inserted[0]["id"])
+    await SuppressionRow.update({SuppressionRow.email: None}).where(SuppressionRow.id == entry["id"])
+    return int(entry["id"])

@@ -86,3 +86,33 @@ async def sends_per_day(days: int = 14, *, today: date | None = None) -> list[Da
         DayCount(day=first + timedelta(days=i), count=counts.get((first + timedelta(days=i)).isoformat(), 0))
         for i in range(days)
     ]
+
+
+class Engagement(msgspec.Struct, frozen=True, kw_only=True):
+    """What became of the emails that left: opened and clicked by people, replied, bounced.
+
+    ``flagged`` counts the opens and clicks of image proxies and scanners, which are
+    recorded but not counted as people's.
+    """
+
+    sent: int
+    opened: int
+    clicked: int
+    replied: int
+    bounced: int
+    flagged: int
+
+
+async def engagement() -> Engagement:
+    """The dashboard's open, click, reply and bounce counts, in one query."""
+    rows = await EmailRow.raw(
+        "SELECT "
+        f"(SELECT COUNT(*) FROM emails WHERE state IN ({_in(_SENT)})) AS sent, "
+        "(SELECT COUNT(DISTINCT email) FROM tracking_events WHERE NOT flagged) AS opened, "
+        "(SELECT COUNT(DISTINCT email) FROM tracking_events WHERE NOT flagged AND kind = 'click') AS clicked, "
+        f"(SELECT COUNT(*) FROM emails WHERE state IN ({_in(_REPLIED)})) AS replied, "
+        f"(SELECT COUNT(*) FROM emails WHERE state = '{EmailState.BOUNCED}') AS bounced, "
+        "(SELECT COUNT(*) FROM tracking_events WHERE flagged) AS flagged"
+    )
+    row = rows[0]
+    return Engagement(**{name: int(row[name] or 0) for name in Engagement.__struct_fields__})

@@ -91,6 +91,11 @@ class SuppressionService:
         """Take an entry off the list (the address may be mailed again); return what was removed."""
         async with write_transaction():
             entry = await self.get(suppression_id)
+            if entry.email is None:
+                raise InvalidInput(
+                    f"Suppression {suppression_id} keeps an erased address from ever being mailed again; "
+                    "it cannot be removed."
+                )
             await SuppressionRow.delete().where(SuppressionRow.id == suppression_id)
             await audit.record(
                 "suppression",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import msgspec
 import structlog
 
 from ..models import TrackingEvent
@@ -26,14 +25,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("outreach.tracking")
 ACTOR = "system:tracking"
 KINDS = ("open", "click")
-
-
-class TrackingCounts(msgspec.Struct, kw_only=True):
-    """Emails opened and clicked by people, and requests flagged as machines'."""
-
-    opened: int = 0
-    clicked: int = 0
-    flagged: int = 0
 
 
 class TrackingService:
@@ -90,18 +81,3 @@ class TrackingService:
             .order_by(TrackingEventRow.id)
         )
         return [tracking_event_from_row(row) for row in rows]
-
-    async def counts(self) -> TrackingCounts:
-        """How many emails people opened and clicked, and how many requests were flagged."""
-        rows = await TrackingEventRow.raw(
-            "SELECT COUNT(DISTINCT CASE WHEN NOT flagged THEN email END) AS opened, "
-            "COUNT(DISTINCT CASE WHEN NOT flagged AND kind = 'click' THEN email END) AS clicked, "
-            "COALESCE(SUM(CASE WHEN flagged THEN 1 ELSE 0 END), 0) AS flagged FROM tracking_events"
-        )
-        row = rows[0] if rows else {}
-        # A click proves an open, so an email only clicked counts as opened too.
-        return TrackingCounts(
-            opened=int(row.get("opened") or 0),
-            clicked=int(row.get("clicked") or 0),
-            flagged=int(row.get("flagged") or 0),
-        )

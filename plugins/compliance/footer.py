@@ -31,7 +31,7 @@ RIGHT_TO_OBJECT = (
 
 
 def _text(sender: str | None, address: str | None, link: str, first: bool) -> str:
-    lines = ["--"]
+    lines = ["-- "]
     identity = " · ".join(part for part in (sender, address) if part)
     if identity:
         lines.append(identity)

@@ -14,7 +14,7 @@ import click
 from outreach.kernel.errors import OutreachError
 from outreach.kernel.plugins import build_plugin_host
 
-from . import admin, analyze, discover, jobs, keys, leads, mail, sending, sequences, serve
+from . import admin, analyze, discover, gdpr, jobs, keys, leads, mail, sending, sequences, serve
 from .common import CliState, fail, state
 
 
@@ -53,6 +53,7 @@ for command in (
     jobs.jobs,
     mail.mail,
     keys.keys,
+    gdpr.gdpr,
 ):
     cli.add_command(command)
 for command in (sequences.sequences, sequences.enroll, sending.send, sending.outbox, sending.mailboxes):

@@ -1,4 +1,5 @@
-"""``outreach mail classify``: what outreach makes of raw messages, for debugging a mailbox."""
+"""``outreach mail classify`` (what outreach makes of raw messages, for debugging a mailbox) and
+``outreach mail fetch`` (read every reply source once, in the foreground)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import click
 
 from outreach.kernel.mail.analysis import analyze_message
 from outreach.kernel.plugins import build_plugin_host
+from outreach.kernel.runtime import Runtime
 
-from .common import echo_json, fail, run, state
+from .common import echo_json, fail, run, state, with_runtime
 
 
 @click.group("mail")
 def mail() -> None:
-    """Inspect inbound mail."""
+    """Read and inspect inbound mail."""
 
 
 @mail.command("classify")
@@ -49,3 +51,22 @@ def classify(ctx: click.Context, files: tuple[str, ...]) -> None:
     unreadable = [r["file"] for r in reports if "error" in r]
     if unreadable:
         fail(f"{len(unreadable)} file(s) could not be read: {', '.join(unreadable)}")
+
+
+@mail.command("fetch")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_runtime
+async def fetch(rt: Runtime, as_json: bool) -> None:
+    """Read every reply source once (IMAP accounts, Gmail inboxes) and act on what came in."""
+    result = await rt.poller.poll_once()
+    if as_json:
+        echo_json(result)
+    else:
+        click.echo(
+            f"Read {result.read} message(s): {result.processed} new, {result.skipped} seen before; "
+            f"{len(rt.plugins.reply_sources)} source(s)."
+        )
+        for name, error in result.failed.items():
+            click.echo(f"  {name}: {error}", err=True)
+    if result.failed:
+        fail(f"{len(result.failed)} reply source(s) could not be read.")

@@ -85,7 +85,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, open_browser: 
 @click.command("worker")
 @click.pass_context
 def worker(ctx: click.Context) -> None:
-    """Run background work (jobs and the outbox) without the web app, until SIGTERM or Ctrl+C."""
+    """Run background work (jobs, the outbox, inbound mail) without the web app, until SIGTERM or Ctrl+C."""
     settings = state(ctx).settings()
     configure_logging(settings.data_path, level=settings.log_level, console_level="info")
 

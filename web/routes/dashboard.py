@@ -1,4 +1,5 @@
-"""The dashboard: leads per state, the funnel, sends per day, and the jobs running now."""
+"""The dashboard: leads per state, the funnel, sends per day, opens, clicks, replies and bounces,
+and the jobs running now."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from outreach.web.charts import daily_chart, funnel_chart
 from outreach.web.rendering import render
 
 from . import runtime
+from .compliance import problems
 
 #: How many days the sends chart covers.
 SEND_DAYS = 14
@@ -27,6 +29,8 @@ async def dashboard(request: Request[Any, Any, Any]) -> Response[str]:
             "email_counts": await rt.emails.count_by_state(),
             "funnel": funnel_chart(await stats.funnel()),
             "sends": daily_chart(await stats.sends_per_day(SEND_DAYS)),
+            "engagement": await stats.engagement(),
+            "compliance_problems": len(problems(rt)),
             "active_jobs": await rt.jobs.active(),
             "recent_jobs": await rt.jobs.list(limit=5),
         }
