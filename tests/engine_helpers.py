@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -90,3 +91,31 @@ async def enrolled(rt: Runtime, count: int, sequence: str = SEQUENCE, **fields: 
     result = await rt.enrollment.enroll("intro", ids, actor="test")
     assert result.skipped == {}
     return result.enrolled
+
+
+#: What the compliance checks ask before a sender of real mail sends anything: who sends,
+#: the sender's postal address, and an https address recipients reach for the links.
+LEGAL: dict[str, Any] = {
+    "compliance": {"sender_name": "Ann Example", "physical_address": "1 Main St, Springfield, IL 62701"},
+    "web": {"public_url": "https://outreach.example"},
+}
+#: The same, as TOML for a config file.
+LEGAL_TOML = """
+[compliance]
+sender_name = "Ann Example"
+physical_address = "1 Main St, Springfield, IL 62701"
+
+[web]
+public_url = "https://outreach.example"
+"""
+
+
+def with_legal(make_settings: Callable[..., Any]) -> Callable[..., Any]:
+    """``make_settings`` with :data:`LEGAL` filled in where a test sets nothing else."""
+
+    def make(**raw: Any) -> Any:
+        for key, value in LEGAL.items():
+            raw[key] = {**value, **raw.get(key, {})}
+        return make_settings(**raw)
+
+    return make

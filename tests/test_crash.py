@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_helpers import enrolled
+from engine_helpers import LEGAL_TOML, enrolled
 from mail_servers import Sink, SinkHandler
 from support.dovecot import ImapServer, running_dovecot
 
@@ -68,6 +68,7 @@ window = "00:00-24:00"
 weekdays_only = false
 min_gap_seconds = 0
 """
+        + LEGAL_TOML
     )
     return path
 

@@ -3,126 +3,27 @@ API's messages send/list JSON; the raw message is decoded and checked as Gmail w
 
 from __future__ import annotations
 
-import base64
-import email
-import json
 import os
-import threading
 from datetime import timedelta
-from email import policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from engine_helpers import Clock, enrolled, mailbox
+from engine_helpers import Clock, enrolled, mailbox, with_legal
+from support.fake_google import running_google
 
 from outreach.kernel.states import EmailState
 from outreach.kernel.store.tables import EmailRow
 
 
-class FakeGoogle:
-    """The state of the fake Google: tokens issued, messages sent, canned failures."""
-
-    def __init__(self) -> None:
-        self.token_requests: list[dict[str, list[str]]] = []
-        self.sent: list[dict[str, Any]] = []
-        self.searches: list[str] = []
-        self.fail_next: list[tuple[int, dict[str, Any]]] = []
-        self.expire_first_token = False
-        self.known: dict[str, dict[str, str]] = {}
-        self.tokens = 0
-        self.url = ""
-
-
-def handler_for(google: FakeGoogle) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            return None
-
-        def _json(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _authorized(self) -> str | None:
-            token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-            if not token.startswith("tok-") or (google.expire_first_token and token == "tok-1"):
-                self._json(
-                    401,
-                    {
-                        "error": {
-                            "code": 401,
-                            "message": "Invalid Credentials",
-                            "errors": [{"reason": "authError"}],
-                        }
-                    },
-                )
-                return None
-            return token
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", 0))
-            body = self.rfile.read(length)
-            if self.path == "/token":
-                form = parse_qs(body.decode())
-                google.token_requests.append(form)
-                if form.get("client_secret") != ["shh"] or form.get("refresh_token") != ["refresh-1"]:
-                    self._json(400, {"error": "invalid_grant", "error_description": "Bad Request"})
-                    return
-                google.tokens += 1
-                self._json(
-                    200, {"access_token": f"tok-{google.tokens}", "expires_in": 3599, "token_type": "Bearer"}
-                )
-                return
-            if self.path != "/gmail/v1/users/me/messages/send":
-                self._json(404, {"error": {"code": 404, "message": "Not Found"}})
-                return
-            if self._authorized() is None:
-                return
-            if google.fail_next:
-                status, error = google.fail_next.pop(0)
-                self._json(status, {"error": error})
-                return
-            payload = json.loads(body)
-            raw = base64.urlsafe_b64decode(payload["raw"])
-            message = email.message_from_bytes(raw, policy=policy.default)
-            number = len(google.sent) + 1
-            thread = payload.get("threadId") or f"thread-{number}"
-            google.sent.append(
-                {"payload": payload, "message": message, "id": f"msg-{number}", "threadId": thread}
-            )
-            google.known[str(message["Message-ID"]).strip("<>")] = {"id": f"msg-{number}", "threadId": thread}
-            self._json(200, {"id": f"msg-{number}", "threadId": thread, "labelIds": ["SENT"]})
-
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            if parts.path != "/gmail/v1/users/me/messages" or self._authorized() is None:
-                return
-            query = parse_qs(parts.query)["q"][0]
-            google.searches.append(query)
-            found = google.known.get(query.removeprefix("rfc822msgid:"))
-            self._json(
-                200, {"messages": [found], "resultSizeEstimate": 1} if found else {"resultSizeEstimate": 0}
-            )
-
-    return Handler
+@pytest.fixture
+def make_settings(make_settings):
+    """Settings a sender of real mail may send with (the compliance checks hold mail back without them)."""
+    return with_legal(make_settings)
 
 
 @pytest.fixture
 def google():
-    state = FakeGoogle()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    os.environ.update(GMAIL_ID="client-1", GMAIL_SECRET="shh", GMAIL_REFRESH="refresh-1")
-    yield state
-    server.shutdown()
-    server.server_close()
+    with running_google() as state:
+        yield state
 
 
 def gmail_settings(make_settings, google, **sending):

@@ -9,8 +9,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email import policy
 
+import msgspec
 import pytest
-from engine_helpers import SEQUENCE, Clock, enrolled, mailbox, ready_leads
+from engine_helpers import SEQUENCE, Clock, enrolled, mailbox, ready_leads, with_legal
 
 from outreach.kernel import (
     ComplianceContext,
@@ -24,6 +25,12 @@ from outreach.kernel.services import audit
 from outreach.kernel.services.outbox import actions
 from outreach.kernel.services.outbox.planner import explain
 from outreach.kernel.store.tables import EmailRow, SuppressionRow
+
+
+@pytest.fixture
+def make_settings(make_settings):
+    """Settings a sender of real mail may send with (the compliance checks hold mail back without them)."""
+    return with_legal(make_settings)
 
 
 class Recorder:
@@ -97,7 +104,9 @@ class LegalPlugin:
 async def test_compliance_checks_block_defer_and_shape_every_message(
     make_settings, make_runtime, data_dir
 ) -> None:
-    rt = await make_runtime(settings_for(make_settings), extra_plugins=[("legal", LegalPlugin())])
+    # The seam alone: the built-in compliance plugin (tested in test_compliance.py) stays out.
+    settings = msgspec.structs.replace(settings_for(make_settings), disabled=["compliance"])
+    rt = await make_runtime(settings, extra_plugins=[("legal", LegalPlugin())])
     clock = Clock()
     rt.clock = clock
     firsts = await enrolled(rt, 3)
