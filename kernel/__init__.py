@@ -60,6 +60,7 @@ from .secrets import SecretRef
 from .tokens import TRACKING_KEY, read_token, sign_token
 
 __all__ = [
+    "TRACKING_KEY",
     "ComplianceCheck",
     "ComplianceContext",
     "ConfigError",
@@ -94,7 +95,6 @@ __all__ = [
     "SendReceipt",
     "Sender",
     "SenderUnavailable",
-    "TRACKING_KEY",
     "TransientSendError",
     "UncertainSendError",
     "Verdict",

@@ -66,9 +66,7 @@ def compliance_problems(settings: Settings, mailboxes: list[MailboxSettings] | N
     compliance = settings.compliance
     problems = []
     if not (compliance.sender_name or "").strip():
-        problems.append(
-            "[compliance] sender_name is not set: every email must say who sends it (CAN-SPAM)."
-        )
+        problems.append("[compliance] sender_name is not set: every email must say who sends it (CAN-SPAM).")
     if not (compliance.physical_address or "").strip():
         problems.append(
             "[compliance] physical_address is not set: every email must carry the sender's postal "

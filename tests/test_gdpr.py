@@ -20,8 +20,10 @@ from outreach.kernel.config import load_settings
 from outreach.kernel.models import EnrichmentRecord
 from outreach.kernel.runtime import Runtime
 from outreach.kernel.services import gdpr, retention
+from outreach.kernel.services.keys import rotate_keys
 from outreach.kernel.services.periodic import queue_retention
-from outreach.kernel.store.tables import AuditRow, JobRow, LeadRow, SuppressionRow
+from outreach.kernel.store.engine import read_transaction
+from outreach.kernel.store.tables import AuditRow, InboundMessageRow, JobRow, LeadRow, SuppressionRow
 from outreach.web import create_app
 from outreach.web.cli import cli
 
@@ -77,16 +79,21 @@ def database_bytes(data_dir: Path) -> bytes:
 
 
 def test_no_address_phone_name_or_inbound_body_is_stored_in_clear(config: Path, tmp_path: Path) -> None:
-    async def main() -> None:
+    async def main() -> tuple[bytes, list[str]]:
         rt = await Runtime.open(load_settings(config), load_entry_points=False)
         try:
             await history(rt)
+            # An open read keeps the write-ahead log from being checkpointed away while it is read.
+            async with read_transaction():
+                await LeadRow.count()
+                files = sorted(p.name for p in (tmp_path / "data").glob("outreach.db*"))
+                return database_bytes(tmp_path / "data"), files
         finally:
             await rt.close()
 
-    asyncio.run(main())
-    raw = database_bytes(tmp_path / "data")
-    assert len(raw) > 100_000  # the file and its write-ahead log were read
+    raw, files = asyncio.run(main())
+    assert {"outreach.db", "outreach.db-wal"} <= set(files)
+    assert len(raw) > 100_000
     for clear in (
         b"owner0@lead0.example",
         b"owner1@lead1.example",
@@ -157,7 +164,8 @@ def test_export_then_erase_from_the_command_line(config: Path, tmp_path: Path) -
             scrubbed = await AuditRow.select().where(
                 (AuditRow.entity == "lead") & (AuditRow.entity_id == first_lead)
             )
-            assert scrubbed and all(json.loads(r["new_value"]) == {"erased": True} for r in scrubbed)
+            assert scrubbed
+            assert all(json.loads(r["new_value"]) == {"erased": True} for r in scrubbed)
             assert (await rt.leads.get(other_lead)).email == "owner1@lead1.example"
             # Found again by discovery, the address is still never written to.
             lead, _ = await rt.leads.upsert_discovered(
@@ -257,3 +265,18 @@ async def test_retention_purges_rejected_expired_and_failed_leads_once_a_day(
     }
     assert await rt.suppressions.is_suppressed("rejected@leads.example")  # the list is never purged
     assert await JobRow.count().where(JobRow.kind == "retention") == 1
+
+
+async def test_key_rotation_reencrypts_inbound_messages(make_settings, make_runtime) -> None:
+    rt = await make_runtime(
+        make_settings(mailboxes=[mailbox()], sending={"rate_limit_per_minute": 0}, **LEGAL)
+    )
+    await history(rt)
+    before = await InboundMessageRow.select(InboundMessageRow.body).first()
+    report = await rotate_keys(rt, actor="test")
+    assert report.rows["inbound_messages"] == 1
+    after = await InboundMessageRow.select(InboundMessageRow.body).first()
+    assert after["body"] != before["body"]
+    (message,) = (await rt.inbound.list()).items
+    assert REPLY in message.body
+    assert message.address == "owner0@lead0.example"

@@ -83,4 +83,3 @@ async def mark_delivered(rt: Runtime, now: datetime | None = None, batch: int = 
     if moved:
         log.info("emails_delivered", count=len(moved))
     return moved
-

@@ -136,16 +136,23 @@ async def _audit_rows(holdings: Holdings) -> list[AuditEntry]:
     return sorted(entries, key=lambda entry: entry.id)
 
 
-async def export_data(rt: Runtime, *, address: str | None = None, lead_id: int | None = None) -> dict[str, Any]:
+async def export_data(
+    rt: Runtime, *, address: str | None = None, lead_id: int | None = None
+) -> dict[str, Any]:
     """All data held about ``address`` (or about lead ``lead_id`` and its address), JSON-ready."""
     address, digest = await _subject(rt, address, lead_id)
     async with read_transaction():
         held = await find_holdings(rt, digest, lead_id)
         vault = rt.vault
-        leads = [lead_from_row(r, vault) for r in await LeadRow.select().where(LeadRow.id.is_in(held.leads or [-1]))]
+        leads = [
+            lead_from_row(r, vault)
+            for r in await LeadRow.select().where(LeadRow.id.is_in(held.leads or [-1]))
+        ]
         emails = [
             email_from_row(r, vault)
-            for r in await EmailRow.select().where(EmailRow.id.is_in(held.emails or [-1])).order_by(EmailRow.id)
+            for r in await EmailRow.select()
+            .where(EmailRow.id.is_in(held.emails or [-1]))
+            .order_by(EmailRow.id)
         ]
         enrollments = [
             enrollment_from_row(r)

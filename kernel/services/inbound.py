@@ -186,9 +186,7 @@ class InboundService:
     async def for_lead(self, lead_id: int) -> list[InboundRecord]:
         """Every message matched to one lead, oldest first."""
         rows = await (
-            InboundMessageRow.select()
-            .where(InboundMessageRow.lead == lead_id)
-            .order_by(InboundMessageRow.id)
+            InboundMessageRow.select().where(InboundMessageRow.lead == lead_id).order_by(InboundMessageRow.id)
         )
         return [self._record(r) for r in rows]
 

@@ -98,12 +98,12 @@ async def _auto_reply(rt: Runtime, record: InboundRecord, email: Email | None) -
     if email is not None:
         await _advance(rt, email, [(EmailState.DELIVERED, {})], "an automatic reply proves delivery")
     until = _return_time(record.return_date)
-    if record.category == "out_of_office" and until is not None and record.lead_id is not None:
-        if until > rt.clock():
-            await rt.enrollment.postpone(
-                record.lead_id, until, f"out of office until {record.return_date}", actor=ACTOR
-            )
-            done.append("postponed")
+    away = record.category == "out_of_office" and record.lead_id is not None
+    if away and until is not None and until > rt.clock():
+        await rt.enrollment.postpone(
+            record.lead_id, until, f"out of office until {record.return_date}", actor=ACTOR
+        )
+        done.append("postponed")
     if record.category == "unsubscribe":
         await _suppress(rt, [record.address], "unsubscribed", "reply")
         done.append("suppressed")

@@ -39,9 +39,11 @@ class TrackingService:
         """Record one open or click of ``email_id``; None when there is no such email (any more)."""
         if kind not in KINDS:
             raise ValueError(f"unknown tracking event {kind!r}")
-        row = await EmailRow.select(EmailRow.id, EmailRow.state, EmailRow.sent_at).where(
-            EmailRow.id == email_id
-        ).first()
+        row = (
+            await EmailRow.select(EmailRow.id, EmailRow.state, EmailRow.sent_at)
+            .where(EmailRow.id == email_id)
+            .first()
+        )
         if row is None:
             return None
         now = self._rt.clock()

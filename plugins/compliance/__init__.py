@@ -73,7 +73,8 @@ class IdentityCheck:
             return Verdict.allow()
         return Verdict.defer(
             (context.now or datetime.now(UTC)) + RECHECK_AFTER,
-            "held back until the settings are complete (the Compliance page lists them): " + " ".join(problems),
+            "held back until the settings are complete (the Compliance page lists them): "
+            + " ".join(problems),
         )
 
 

@@ -25,7 +25,7 @@ ONE_CLICK = "List-Unsubscribe=One-Click"
 
 RIGHT_TO_OBJECT = (
     "You have the right to object at any time to the use of your contact details for direct "
-    "marketing (GDPR Art. 21). To object, unsubscribe at the link below or reply \"unsubscribe\", "
+    'marketing (GDPR Art. 21). To object, unsubscribe at the link below or reply "unsubscribe", '
     "and you will not hear from us again."
 )
 
@@ -63,7 +63,9 @@ class UnsubscribeFooter:
 
     async def prepare(self, message: OutgoingMessage, context: ComplianceContext) -> OutgoingMessage:
         """``message`` with the headers and the footer (the right to object on a first email)."""
-        links = Links(self._context, context.public_url or public_url(self._context.settings), message.email_id)
+        links = Links(
+            self._context, context.public_url or public_url(self._context.settings), message.email_id
+        )
         link = links.unsubscribe()
         targets = [f"<{link}>"]
         mailto = unsubscribe_mailto(message.from_address, (context.extra or {}).get("reply_to"))

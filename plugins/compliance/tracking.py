@@ -65,7 +65,9 @@ class TrackingLinks:
         """The message with its HTML tracked, or unchanged (text only, or tracking off)."""
         if message.html is None or not context.tracking:
             return message
-        links = Links(self._context, context.public_url or public_url(self._context.settings), message.email_id)
+        links = Links(
+            self._context, context.public_url or public_url(self._context.settings), message.email_id
+        )
 
         def wrap(url: str) -> str | None:
             if not url.lower().startswith(("http://", "https://")) or links.is_ours(url):

@@ -33,7 +33,9 @@ async def export(rt: Runtime, email: str) -> None:
 async def erase(rt: Runtime, email: str, yes: bool, as_json: bool) -> None:
     """Remove everything held about EMAIL; only a keyed hash stays on the suppression list,
     so the address is never mailed again."""
-    if not yes and not click.confirm(f"Erase everything held about {email}? This cannot be undone.", err=True):
+    if not yes and not click.confirm(
+        f"Erase everything held about {email}? This cannot be undone.", err=True
+    ):
         raise click.Abort()
     report = await service.erase_data(rt, address=email, actor=CLI_ACTOR)
     if as_json:

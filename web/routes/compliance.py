@@ -57,7 +57,7 @@ def _address(data: dict[str, str]) -> str:
     return address
 
 
-@post("/gdpr/export", name="gdpr_export", include_in_schema=False)
+@post("/gdpr/export", name="gdpr_export", include_in_schema=False, status_code=200)
 async def gdpr_export(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Everything held about one address, as a JSON download (a POST keeps the address out of URLs)."""
     address = _address(await form(request))
@@ -73,9 +73,7 @@ async def gdpr_erase(request: Request[Any, Any, Any]) -> Response[str]:
     if data.get("confirm") != "yes":
         raise InvalidInput("Tick the box to confirm the erasure: it cannot be undone.")
     report = await gdpr.erase_data(runtime(request), address=address, actor=WEB_ACTOR)
-    return render(
-        request, "compliance/index.html", {"report": report}, block="erase_result", fragment=True
-    )
+    return render(request, "compliance/index.html", {"report": report}, block="erase_result", fragment=True)
 
 
 @get("/gdpr/leads/{lead_id:int}/export", name="gdpr_lead_export", include_in_schema=False)
@@ -85,7 +83,7 @@ async def gdpr_lead_export(request: Request[Any, Any, Any], lead_id: RecordId) -
     return _download(data, f"outreach-lead-{lead_id}.json")
 
 
-@post("/gdpr/leads/{lead_id:int}/erase", name="gdpr_lead_erase", include_in_schema=False)
+@post("/gdpr/leads/{lead_id:int}/erase", name="gdpr_lead_erase", include_in_schema=False, status_code=200)
 async def gdpr_lead_erase(request: Request[Any, Any, Any], lead_id: RecordId) -> Response[Any]:
     """Erase one lead and everything held about its address, then go back to the leads."""
     await gdpr.erase_data(runtime(request), lead_id=lead_id, actor=WEB_ACTOR)

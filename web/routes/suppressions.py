@@ -38,7 +38,12 @@ async def suppression_add(request: Request[Any, Any, Any]) -> Response[str]:
     return render(request, "suppressions/index.html", await _context(request, added=added), block="results")
 
 
-@post("/suppressions/{suppression_id:int}/remove", name="suppression_remove", include_in_schema=False)
+@post(
+    "/suppressions/{suppression_id:int}/remove",
+    name="suppression_remove",
+    include_in_schema=False,
+    status_code=200,
+)
 async def suppression_remove(request: Request[Any, Any, Any], suppression_id: RecordId) -> Response[str]:
     """Take an address off the list (it may be mailed again); the row disappears."""
     await runtime(request).suppressions.remove(suppression_id, actor=WEB_ACTOR)

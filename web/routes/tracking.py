@@ -25,7 +25,9 @@ from . import runtime
 log = structlog.get_logger("outreach.web")
 
 #: A transparent 1x1 GIF.
-PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
+PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
 #: Nothing a recipient's client fetches is cached or leaks where it came from.
 PRIVATE = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer"}
 #: Who the audit log names when a recipient unsubscribes through a link.
@@ -53,7 +55,9 @@ async def track_open(request: Request[Any, Any, Any], token: FromPath[str]) -> R
 
 
 @get("/t/c/{token:str}", name="track_click", include_in_schema=False)
-async def track_click(request: Request[Any, Any, Any], token: FromPath[str], u: FromQuery[str] = "") -> Response[Any]:
+async def track_click(
+    request: Request[Any, Any, Any], token: FromPath[str], u: FromQuery[str] = ""
+) -> Response[Any]:
     """A tracked link: record the click, send the browser where the link leads."""
     rt = runtime(request)
     email_id = read_token(_key(rt), "click", token, u)
