@@ -3,9 +3,11 @@
 The sink is aiosmtpd in its own process (as a real server is), accepting everything.
 The pipeline is what a user's emails go through: rendering each lead's first email from
 a sequence (enrollment), then the outbox worker's rounds: plan (due query, policy,
-suppression, a compliance plugin's prepare and check), claim (conditional update and
+suppression, the compliance plugin's prepare and check), claim (conditional update and
 audit rows), send over one reused SMTP connection, and record (states, audit rows,
-follow-up scheduling). Caps, windows, gaps and the rate limit are off. The baseline is
+follow-up scheduling). The built-in compliance plugin runs as it does for every user
+(suppression, sender identity, open pixel and tracked links, unsubscribe headers and
+footer). Caps, windows, gaps and the rate limit are off. The baseline is
 aiosmtplib sending the same messages over one connection to the same aiosmtpd sink, in
 the same run; the ratio is pipeline throughput over baseline throughput.
 
@@ -28,7 +30,7 @@ from aiosmtpd.smtp import SMTP
 
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 
-from outreach.kernel import ComplianceContext, OutgoingMessage, Verdict, hookimpl, mime_bytes
+from outreach.kernel import OutgoingMessage, mime_bytes
 from outreach.kernel.config import parse_settings
 from outreach.kernel.runtime import Runtime
 from outreach.kernel.store.engine import write_transaction
@@ -72,27 +74,6 @@ async def run_sink() -> None:
     print(server.sockets[0].getsockname()[1], flush=True)
     await loop.run_in_executor(None, sys.stdin.read)
     print(handler.count, flush=True)
-
-
-class Footer:
-    """A compliance plugin as a real one would be: headers and a footer on every message."""
-
-    name = "bench-footer"
-
-    async def prepare(self, message: OutgoingMessage, context: ComplianceContext) -> OutgoingMessage:
-        link = f"{context.public_url}/u/{message.email_id}"
-        return message.with_headers(
-            {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-        ).with_footer(f"1 Main St, Springfield\nUnsubscribe: {link}")
-
-    async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
-        return Verdict.allow()
-
-
-class FooterPlugin:
-    @hookimpl
-    def register_compliance_checks(self, register) -> None:
-        register(Footer())
 
 
 async def start_sink() -> asyncio.subprocess.Process:
@@ -151,12 +132,13 @@ async def pipeline(port: int, count: int, batch: int, data_dir: Path) -> tuple[f
                 }
             ],
             "sending": {"rate_limit_per_minute": 0, "batch_size": batch},
+            # What the compliance plugin asks before real mail goes out.
+            "compliance": {"sender_name": "Ann Example", "physical_address": "1 Main St, Springfield"},
+            "web": {"public_url": "https://outreach.example"},
         },
         source="bench",
     )
-    rt = await Runtime.open(
-        settings, load_entry_points=False, extra_plugins=[("bench-footer", FooterPlugin())]
-    )
+    rt = await Runtime.open(settings, load_entry_points=False)
     ids = await make_leads(rt, count)
     await rt.sequences.load_text(SEQUENCE, actor="bench")
     start = time.perf_counter()

@@ -15,7 +15,7 @@ from inbound_helpers import corpus, dsn, reply, vacation
 from support.dovecot import ImapServer, running_dovecot
 
 from outreach.kernel import InboundMessage
-from outreach.kernel.services import audit
+from outreach.kernel.services import audit, inbound
 from outreach.kernel.store.tables import AuditRow, EnrollmentRow, InboundMessageRow, SuppressionRow
 
 #: Leads whose addresses are those of the corpus messages, so real captures match by address.
@@ -196,27 +196,33 @@ async def test_the_background_poller_waits_with_idle_and_acts_on_new_mail(
     assert (await rt.emails.get(email.id)).category == "interested"
 
 
-async def test_effects_interrupted_by_a_crash_are_finished_later(
+async def test_a_message_whose_effects_fail_is_kept_and_finished_later(
     make_settings, make_runtime, monkeypatch
 ) -> None:
     rt = await make_runtime(make_settings(mailboxes=[mailbox()], sending={"rate_limit_per_minute": 0}))
     rt.clock = Clock()
     (email,) = await sent_emails(rt, 1)
 
-    async def crash(record) -> None:
-        raise RuntimeError("power cut")
+    async def broken(rt, record):
+        await rt.suppressions.add("half@done.example", actor="test")  # undone with the rest
+        raise RuntimeError("a bug in an effect")
 
-    monkeypatch.setattr(rt.inbound, "_apply", crash)
+    monkeypatch.setattr(inbound, "apply_effects", broken)
     raw = dsn(email, status="5.1.1", diagnostic="550 5.1.1 User unknown")
-    with pytest.raises(RuntimeError):
-        await rt.inbound.process(InboundMessage(raw=raw, source="test"))
+    record = await rt.inbound.process(InboundMessage(raw=raw, source="test"))
+    assert record is not None
+    assert not record.applied
     monkeypatch.undo()
     assert (await rt.emails.get(email.id)).state == "sent"
-    assert await rt.inbound.process(InboundMessage(raw=raw, source="test")) is None  # stored already
+    assert await SuppressionRow.count() == 0
+    # Read again, it is known; the poller finishes it once the effects work.
+    assert await rt.inbound.process(InboundMessage(raw=raw, source="test")) is None
+    assert await rt.inbound.finish_interrupted() == 0  # not before it had time to be a failure
     await InboundMessageRow.update(
         {InboundMessageRow.created_at: datetime.now(UTC) - timedelta(minutes=5)}, force=True
     )
     assert await rt.inbound.finish_interrupted() == 1
     assert (await rt.emails.get(email.id)).state == "bounced"
     assert await SuppressionRow.count() == 1
+    assert (await rt.inbound.get(record.id)).applied
     assert await rt.inbound.finish_interrupted() == 0

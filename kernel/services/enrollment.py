@@ -20,7 +20,7 @@ import msgspec
 import structlog
 
 from ..errors import SequenceError, TemplateError
-from ..models import Enrollment, Lead, Sequence
+from ..models import Email, Enrollment, Lead, Sequence
 from ..states import EmailState, LeadState
 from ..store.engine import write_transaction
 from ..store.mapping import email_columns, email_from_row, enrollment_from_row, lead_from_row
@@ -235,46 +235,52 @@ class EnrollmentService:
         Call it when the lead replied, bounced or unsubscribed, or a person asked; an
         email already with a server cannot be called back.
         """
-        cancelled = []
         async with write_transaction():
-            stopped = await (
-                EnrollmentRow.update(
-                    {
-                        EnrollmentRow.state: "stopped",
-                        EnrollmentRow.stop_reason: reason,
-                        EnrollmentRow.next_due_at: None,
-                        EnrollmentRow.version: EnrollmentRow.version + 1,
-                        EnrollmentRow.updated_at: utcnow(),
-                    }
-                )
-                .where((EnrollmentRow.lead == lead_id) & (EnrollmentRow.state == "active"))
-                .returning(EnrollmentRow.id, EnrollmentRow.sequence)
-            )
-            for row in stopped:
-                await audit.record(
-                    "lead",
-                    lead_id,
-                    "sequence_stopped",
-                    actor,
-                    new={"sequence_id": row["sequence"], "reason": reason},
-                )
-            queued = await EmailRow.select(EmailRow.id).where(
-                (EmailRow.lead == lead_id) & (EmailRow.state == EmailState.QUEUED)
-            )
-            for row in queued:
-                email, _ = await self._rt.emails.transition_in_transaction(
-                    row["id"],
-                    EmailState.CANCELLED,
-                    actor=actor,
-                    reason=reason,
-                    changes={"last_error": reason},
-                )
-                cancelled.append(email)
+            cancelled = await self.stop_in_transaction(lead_id, reason, actor=actor)
         for email in cancelled:
             self._rt.emails.notify(email, EmailState.QUEUED, EmailState.CANCELLED, actor)
+        return [email.id for email in cancelled]
+
+    async def stop_in_transaction(self, lead_id: int, reason: str, *, actor: str) -> list[Email]:
+        """Like :meth:`stop` inside the caller's write transaction; the cancelled emails, whose
+        ``email_transitioned`` events the caller fires after the commit."""
+        cancelled = []
+        stopped = await (
+            EnrollmentRow.update(
+                {
+                    EnrollmentRow.state: "stopped",
+                    EnrollmentRow.stop_reason: reason,
+                    EnrollmentRow.next_due_at: None,
+                    EnrollmentRow.version: EnrollmentRow.version + 1,
+                    EnrollmentRow.updated_at: utcnow(),
+                }
+            )
+            .where((EnrollmentRow.lead == lead_id) & (EnrollmentRow.state == "active"))
+            .returning(EnrollmentRow.id, EnrollmentRow.sequence)
+        )
+        for row in stopped:
+            await audit.record(
+                "lead",
+                lead_id,
+                "sequence_stopped",
+                actor,
+                new={"sequence_id": row["sequence"], "reason": reason},
+            )
+        queued = await EmailRow.select(EmailRow.id).where(
+            (EmailRow.lead == lead_id) & (EmailRow.state == EmailState.QUEUED)
+        )
+        for row in queued:
+            email, _ = await self._rt.emails.transition_in_transaction(
+                row["id"],
+                EmailState.CANCELLED,
+                actor=actor,
+                reason=reason,
+                changes={"last_error": reason},
+            )
+            cancelled.append(email)
         if stopped or cancelled:
             log.info("sequence_stopped", lead_id=lead_id, cancelled=len(cancelled))
-        return [email.id for email in cancelled]
+        return cancelled
 
     async def postpone(self, lead_id: int, until: datetime, reason: str, *, actor: str) -> int:
         """Hold a lead's next steps back until ``until`` (an out-of-office reply's return date).

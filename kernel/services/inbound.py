@@ -4,8 +4,10 @@
 (bounce, auto-reply or reply, and a category from the reply classifiers), a check
 that it was not seen before (by Message-ID, or by its bytes when it has none), the
 match to our email (:mod:`.inbound_match`), the row (who wrote and what, encrypted),
-and its effects (:mod:`.inbound_effects`). The row is written before the effects
-and marked ``applied`` after them, so a crash in between is finished on the next poll.
+and its effects (:mod:`.inbound_effects`), all in one transaction: a crash leaves
+either everything or nothing, and the source hands the message over again. Effects
+that fail are undone alone: the row is kept ``applied = false`` and tried again on a
+later poll, so one bad message never holds up the mail behind it.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from ..contracts import InboundMessage
 from ..errors import NotFound
 from ..mail.analysis import MailAnalysis, analyze_message
 from ..models import InboundRecord, Page
-from ..store.engine import write_transaction
+from ..store.engine import read_transaction, write_transaction
 from ..store.mapping import inbound_columns, inbound_from_row
 from ..store.tables import InboundMessageRow
 from . import audit
-from .inbound_effects import ACTOR, apply_effects
+from .inbound_effects import ACTOR, Effects, apply_effects
 from .inbound_match import Match, match_message
 from .transitions import utcnow
 
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("outreach.inbound")
 
-#: A row left unapplied this long was interrupted, not in progress: finish it.
+#: A row whose effects failed is tried again after this long.
 STALE_AFTER = timedelta(seconds=60)
 KINDS = ("reply", "auto_reply", "bounce")
 
@@ -85,10 +87,11 @@ class InboundService:
         analysis = await analyze_message(message.raw, list(self._rt.plugins.reply_classifiers))
         mail = analysis.mail
         key = fingerprint(message.raw, mail.message_id)
-        if await InboundMessageRow.exists().where(InboundMessageRow.fingerprint == key):
-            log.info("inbound_skipped", source=message.source, uid=message.uid)
-            return None
-        match = await match_message(self._rt, analysis)
+        async with read_transaction():
+            if await InboundMessageRow.exists().where(InboundMessageRow.fingerprint == key):
+                log.info("inbound_skipped", source=message.source, uid=message.uid)
+                return None
+            match = await match_message(self._rt, analysis)
         email = match.email
         values = {
             "fingerprint": key,
@@ -109,7 +112,7 @@ class InboundService:
             "detail": _detail(analysis, match),
             "received_at": message.received_at or mail.date or utcnow(),
         }
-        async with write_transaction():
+        async with write_transaction() as transaction:
             # Checked again under the write lock: two workers reading one mailbox store it once.
             if await InboundMessageRow.exists().where(InboundMessageRow.fingerprint == key):
                 return None
@@ -130,7 +133,9 @@ class InboundService:
                     "source": record.source,
                 },
             )
-        await self._apply(record)
+            effects = await self._apply(record, transaction)
+        if effects is not None:
+            effects.notify(self._rt)
         log.info(
             "inbound_processed",
             inbound_id=record.id,
@@ -138,27 +143,47 @@ class InboundService:
             category=record.category,
             email_id=record.email_id,
             matched_by=record.matched_by,
+            applied=effects is not None,
         )
-        return msgspec.structs.replace(record, applied=True)
+        return msgspec.structs.replace(record, applied=effects is not None)
 
-    async def _apply(self, record: InboundRecord) -> None:
-        done = await apply_effects(self._rt, record)
-        async with write_transaction():
+    async def _apply(self, record: InboundRecord, transaction: Any) -> Effects | None:
+        """Apply ``record``'s effects in ``transaction`` and mark it applied; on failure undo them
+        (the row stays, unapplied, for :meth:`finish_interrupted`) and return None."""
+        savepoint = await transaction.savepoint()
+        try:
+            effects = await apply_effects(self._rt, record)
             await InboundMessageRow.update(
                 {InboundMessageRow.applied: True, InboundMessageRow.updated_at: utcnow()}
             ).where(InboundMessageRow.id == record.id)
-            if done:
-                await audit.record("inbound", record.id, "applied", ACTOR, new={"effects": done})
+            if effects.done:
+                await audit.record("inbound", record.id, "applied", ACTOR, new={"effects": effects.done})
+        except Exception:  # a message that cannot be acted on must not block the mailbox behind it
+            await savepoint.rollback_to()
+            log.exception("inbound_effects_failed", inbound_id=record.id)
+            return None
+        await savepoint.release()
+        return effects
 
     async def finish_interrupted(self) -> int:
-        """Apply the effects of messages stored before a crash but never acted on; how many."""
+        """Apply the effects of messages stored but never acted on (their effects failed); how many."""
         cutoff = utcnow() - STALE_AFTER
-        rows = await InboundMessageRow.select().where(
+        rows = await InboundMessageRow.select(InboundMessageRow.id).where(
             InboundMessageRow.applied.eq(False) & (InboundMessageRow.created_at < cutoff)
         )
+        finished = 0
         for row in rows:
-            await self._apply(self._record(row))
-        return len(rows)
+            async with write_transaction() as transaction:
+                current = (
+                    await InboundMessageRow.select()
+                    .where((InboundMessageRow.id == row["id"]) & InboundMessageRow.applied.eq(False))
+                    .first()
+                )
+                effects = await self._apply(self._record(current), transaction) if current else None
+            if effects is not None:
+                effects.notify(self._rt)
+                finished += 1
+        return finished
 
     async def get(self, inbound_id: int) -> InboundRecord:
         """One message; :class:`NotFound` if there is none."""

@@ -8,20 +8,21 @@
   stops; a soft bounce is recorded, and after ``[tracking] soft_bounce_limit`` of them
   the address is treated as a hard bounce.
 
-Effects are worked out from the stored record alone, so a message whose effects were
-interrupted (a crash) is finished later from its row; every step is safe to repeat.
+Effects are worked out from the stored record alone and applied in the transaction
+that stores it; should they fail, the row is kept unapplied and tried again later.
+Every step is safe to repeat.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING
 
-from ..errors import NotFound
 from ..models import Email, InboundRecord
 from ..states import EMAIL_MACHINE, EmailState
-from ..store.engine import write_transaction
-from ..store.tables import InboundMessageRow
+from ..store.mapping import email_from_row
+from ..store.tables import EmailRow, InboundMessageRow
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -29,29 +30,43 @@ if TYPE_CHECKING:
 ACTOR = "system:inbound"
 
 
-async def _advance(rt: Runtime, email: Email, states: list[tuple[str, dict[str, str]]], reason: str) -> None:
+@dataclass
+class Effects:
+    """What applying one message did, and the email events to fire once it is committed."""
+
+    done: list[str] = field(default_factory=list)
+    events: list[tuple[Email, str, str]] = field(default_factory=list)
+
+    def notify(self, rt: Runtime) -> None:
+        """Fire ``email_transitioned`` for every change (call after the commit)."""
+        for email, old, new in self.events:
+            rt.emails.notify(email, old, new, ACTOR)
+
+
+async def _advance(
+    rt: Runtime, email: Email, states: list[tuple[str, dict[str, str]]], reason: str, effects: Effects
+) -> None:
     """Move ``email`` through ``states`` in order, skipping those it cannot reach from where it is."""
-    events = []
-    async with write_transaction():
-        current = (await rt.emails.get(email.id)).state
-        for state, changes in states:
-            if not EMAIL_MACHINE.can(current, state):
-                continue
-            changed, old = await rt.emails.transition_in_transaction(
-                email.id, state, actor=ACTOR, reason=reason, changes=changes or None
-            )
-            events.append((changed, old, state))
-            current = state
-    for changed, old, state in events:
-        rt.emails.notify(changed, old, state, ACTOR)
+    current = email.state
+    for state, changes in states:
+        if not EMAIL_MACHINE.can(current, state):
+            continue
+        changed, old = await rt.emails.transition_in_transaction(
+            email.id, state, actor=ACTOR, reason=reason, changes=changes or None
+        )
+        effects.events.append((changed, old, state))
+        current = state
 
 
-async def _suppress(rt: Runtime, addresses: list[str | None], reason: str, source: str) -> int:
-    done = 0
+async def _suppress(rt: Runtime, addresses: list[str | None], reason: str, source: str) -> None:
     for address in dict.fromkeys(a for a in addresses if a):
         await rt.suppressions.add(address, reason=reason, source=source, actor=ACTOR)
-        done += 1
-    return done
+
+
+async def _stop(rt: Runtime, lead_id: int, reason: str, effects: Effects) -> None:
+    cancelled = await rt.enrollment.stop_in_transaction(lead_id, reason, actor=ACTOR)
+    effects.events.extend((email, EmailState.QUEUED, EmailState.CANCELLED) for email in cancelled)
+    effects.done.append("stopped")
 
 
 async def _soft_bounces(rt: Runtime, address: str | None) -> int:
@@ -72,8 +87,7 @@ def _return_time(value: str | None) -> datetime | None:
         return None
 
 
-async def _reply(rt: Runtime, record: InboundRecord, email: Email | None) -> list[str]:
-    done = []
+async def _reply(rt: Runtime, record: InboundRecord, email: Email | None, effects: Effects) -> None:
     category = record.category or "unknown"
     if email is not None:
         await _advance(
@@ -81,63 +95,63 @@ async def _reply(rt: Runtime, record: InboundRecord, email: Email | None) -> lis
             email,
             [(EmailState.REPLIED, {}), (EmailState.CATEGORIZED, {"category": category})],
             f"reply ({category})",
+            effects,
         )
-        done.append("categorized")
+        effects.done.append("categorized")
     if record.lead_id is not None:
-        await rt.enrollment.stop(record.lead_id, f"the lead replied ({category})", actor=ACTOR)
-        done.append("stopped")
+        await _stop(rt, record.lead_id, f"the lead replied ({category})", effects)
     if category == "unsubscribe":
         # The person who wrote, and the address we wrote to if they answered from another one.
         await _suppress(rt, [record.address, email.to_address if email else None], "unsubscribed", "reply")
-        done.append("suppressed")
-    return done
+        effects.done.append("suppressed")
 
 
-async def _auto_reply(rt: Runtime, record: InboundRecord, email: Email | None) -> list[str]:
-    done = []
+async def _auto_reply(rt: Runtime, record: InboundRecord, email: Email | None, effects: Effects) -> None:
     if email is not None:
-        await _advance(rt, email, [(EmailState.DELIVERED, {})], "an automatic reply proves delivery")
+        await _advance(rt, email, [(EmailState.DELIVERED, {})], "an automatic reply proves delivery", effects)
     until = _return_time(record.return_date)
     away = record.category == "out_of_office" and record.lead_id is not None
     if away and until is not None and until > rt.clock():
         await rt.enrollment.postpone(
             record.lead_id, until, f"out of office until {record.return_date}", actor=ACTOR
         )
-        done.append("postponed")
+        effects.done.append("postponed")
     if record.category == "unsubscribe":
         await _suppress(rt, [record.address], "unsubscribed", "reply")
-        done.append("suppressed")
-    return done
+        effects.done.append("suppressed")
 
 
-async def _bounce(rt: Runtime, record: InboundRecord, email: Email | None) -> list[str]:
+async def _bounce(rt: Runtime, record: InboundRecord, email: Email | None, effects: Effects) -> None:
     if email is None or not record.detail.get("ours"):
-        return []  # nothing of ours, or another address than the one we wrote to
-    hard = record.bounce_class == "hard"
+        return  # nothing of ours, or another address than the one we wrote to
     source = "hard bounce"
-    if not hard:
+    if record.bounce_class != "hard":
         count = await _soft_bounces(rt, record.address)
         if count < rt.settings.tracking.soft_bounce_limit:
-            return ["recorded"]
-        hard, source = True, f"{count} soft bounces"
-    await _advance(rt, email, [(EmailState.BOUNCED, {})], source)
+            effects.done.append("recorded")
+            return
+        source = f"{count} soft bounces"
+    await _advance(rt, email, [(EmailState.BOUNCED, {})], source, effects)
     await _suppress(rt, [record.address or email.to_address], "bounced", source)
-    await rt.enrollment.stop(email.lead_id, f"an email to the lead bounced ({source})", actor=ACTOR)
-    return ["bounced", "suppressed", "stopped"]
+    effects.done += ["bounced", "suppressed"]
+    await _stop(rt, email.lead_id, f"an email to the lead bounced ({source})", effects)
 
 
-async def apply_effects(rt: Runtime, record: InboundRecord) -> list[str]:
-    """Apply what ``record`` means for our emails, the lead and the suppression list; say what was done."""
+async def apply_effects(rt: Runtime, record: InboundRecord) -> Effects:
+    """Apply what ``record`` means for our emails, the lead and the suppression list.
+
+    Runs inside the caller's write transaction; the caller fires the returned events
+    once it committed.
+    """
+    effects = Effects()
     email = None
     if record.email_id is not None:
-        try:
-            email = await rt.emails.get(record.email_id)
-        except NotFound:
-            email = None
+        row = await EmailRow.select().where(EmailRow.id == record.email_id).first()
+        email = email_from_row(row, rt.vault) if row else None
     if record.kind == "reply":
-        return await _reply(rt, record, email)
-    if record.kind == "auto_reply":
-        return await _auto_reply(rt, record, email)
-    if record.kind == "bounce":
-        return await _bounce(rt, record, email)
-    return []
+        await _reply(rt, record, email, effects)
+    elif record.kind == "auto_reply":
+        await _auto_reply(rt, record, email, effects)
+    elif record.kind == "bounce":
+        await _bounce(rt, record, email, effects)
+    return effects

@@ -39,17 +39,15 @@ class TrackingService:
         """Record one open or click of ``email_id``; None when there is no such email (any more)."""
         if kind not in KINDS:
             raise ValueError(f"unknown tracking event {kind!r}")
-        row = (
-            await EmailRow.select(EmailRow.id, EmailRow.state, EmailRow.sent_at)
-            .where(EmailRow.id == email_id)
-            .first()
-        )
-        if row is None:
-            return None
         now = self._rt.clock()
-        reason = flag_reason(user_agent, row["sent_at"], now, self._rt.settings.tracking.scanner_seconds)
         opened = None
         async with write_transaction():
+            row = (
+                await EmailRow.select(EmailRow.state, EmailRow.sent_at).where(EmailRow.id == email_id).first()
+            )
+            if row is None:
+                return None
+            reason = flag_reason(user_agent, row["sent_at"], now, self._rt.settings.tracking.scanner_seconds)
             inserted = await TrackingEventRow.insert(
                 TrackingEventRow(
                     email=email_id,
@@ -61,9 +59,7 @@ class TrackingService:
                     created_at=now,
                 )
             ).returning(*TrackingEventRow.all_columns())
-            current = await EmailRow.select(EmailRow.state).where(EmailRow.id == email_id).first()
-            state = current["state"] if current else None
-            if reason is None and state is not None and EMAIL_MACHINE.can(state, EmailState.OPENED):
+            if reason is None and EMAIL_MACHINE.can(row["state"], EmailState.OPENED):
                 opened = await self._rt.emails.transition_in_transaction(
                     email_id, EmailState.OPENED, actor=ACTOR, reason=f"{kind} by a person"
                 )
