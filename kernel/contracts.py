@@ -24,7 +24,8 @@ class DiscoveryQuery(msgspec.Struct, kw_only=True):
     query: str
     location: str | None = None
     max_results: int | None = None
-    language: str = "en"
+    #: Language of the results' labels; None means the source's own default (``en`` unless configured).
+    language: str | None = None
     options: dict[str, Any] = {}
 
 

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import structlog
-from piccolo.engine.sqlite import SQLiteEngine
 
 from .config import Settings
 from .crypto import Vault, load_vault
@@ -35,6 +34,7 @@ from .services.templates import TemplateService
 from .services.tracking import TrackingService
 from .services.transitions import utcnow
 from .store.engine import open_database
+from .store.pool import PooledSQLiteEngine
 
 log = structlog.get_logger("outreach.runtime")
 
@@ -42,7 +42,9 @@ log = structlog.get_logger("outreach.runtime")
 class Runtime:
     """Everything a front end needs, built from one :class:`Settings`."""
 
-    def __init__(self, settings: Settings, vault: Vault, plugins: PluginHost, engine: SQLiteEngine) -> None:
+    def __init__(
+        self, settings: Settings, vault: Vault, plugins: PluginHost, engine: PooledSQLiteEngine
+    ) -> None:
         self.settings = settings
         self.vault = vault
         self.plugins = plugins
@@ -110,3 +112,4 @@ class Runtime:
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer()
+        await self.engine.close_pool()

@@ -14,22 +14,23 @@ from pathlib import Path
 
 from piccolo.apps.migrations.commands.base import BaseMigrationManager
 from piccolo.apps.migrations.tables import Migration
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import TransactionType
 
 from . import piccolo_conf
 from .piccolo_app import APP_CONFIG
+from .pool import PooledSQLiteEngine
 from .tables import ALL_TABLES, LeadRow
 
 APP_NAME = APP_CONFIG.app_name
 
 
-def make_engine(path: Path, busy_timeout: float = 30.0) -> SQLiteEngine:
+def make_engine(path: Path, busy_timeout: float = 30.0) -> PooledSQLiteEngine:
     """An engine on the SQLite file at ``path``; writers wait ``busy_timeout`` s for the lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteEngine(path=str(path), timeout=busy_timeout)
+    return PooledSQLiteEngine(path=str(path), timeout=busy_timeout)
 
 
-def bind(engine: SQLiteEngine) -> None:
+def bind(engine: PooledSQLiteEngine) -> None:
     """Point every table (ours and Piccolo's migration table) at ``engine``."""
     # Piccolo's migration runner looks its engine up through this variable.
     os.environ["PICCOLO_CONF"] = piccolo_conf.__name__
@@ -38,7 +39,7 @@ def bind(engine: SQLiteEngine) -> None:
         table._meta.db = engine
 
 
-def current_engine() -> SQLiteEngine:
+def current_engine() -> PooledSQLiteEngine:
     """The engine the tables are bound to."""
     return LeadRow._meta.db  # type: ignore[return-value]
 
@@ -89,7 +90,7 @@ async def migrate() -> list[str]:
     return applied
 
 
-async def open_database(path: Path, busy_timeout: float = 30.0) -> SQLiteEngine:
+async def open_database(path: Path, busy_timeout: float = 30.0) -> PooledSQLiteEngine:
     """Open (creating if needed) the database at ``path``, in WAL mode, fully migrated."""
     engine = make_engine(path, busy_timeout)
     bind(engine)

@@ -79,7 +79,7 @@ class MapsSearch:
         if query.max_results is not None and query.max_results < 1:
             raise DiscoveryError("The maximum number of results must be at least 1.")
         await self._refuse_during_cooldown()
-        language = query.language if query.language != "en" else self.options.language
+        language = query.language or self.options.language
         place = await self.context.geocode(query.location, language=language) if query.location else None
         limit = query.max_results or self.options.per_search
         side = int(query.options.get("grid") or grid.grid_side(limit, self.options.per_search))

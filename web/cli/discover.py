@@ -17,7 +17,12 @@ from .progress import run_job_with_bar
 @click.option("--near", help="Where: a town ('Austin, TX') or 'lat,lng'.")
 @click.option("--max", "max_results", type=int, help="Stop after this many businesses.")
 @click.option("--source", default="google_maps", show_default=True, help="The discovery source to use.")
-@click.option("--lang", "language", default="en", show_default=True, help="Language of the results' labels.")
+@click.option(
+    "--lang",
+    "language",
+    default=None,
+    help="Language of the results' labels (default: [plugins.google_maps] language, else en).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the job's outcome as JSON.")
 @with_runtime
 async def discover(
@@ -26,7 +31,7 @@ async def discover(
     near: str | None,
     max_results: int | None,
     source: str,
-    language: str,
+    language: str | None,
     as_json: bool,
 ) -> None:
     """Find businesses matching QUERY (for example "dentists") and store them as leads."""

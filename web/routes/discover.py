@@ -58,7 +58,7 @@ async def discover_submit(request: Request[Any, Any, Any]) -> Response[Any]:
         query=(data.get("query") or "").strip(),
         location=(data.get("near") or "").strip() or None,
         max_results=optional_int(max_text),
-        language=(data.get("lang") or "en").strip() or "en",
+        language=(data.get("lang") or "").strip() or None,
     )
     source = data.get("source") or DEFAULT_SOURCE
     job = await submit_discovery(runtime(request), source, query, actor=WEB_ACTOR)
@@ -79,6 +79,6 @@ async def discover_job(request: Request[Any, Any, Any], job_id: FromPath[int]) -
         "query": job.params.get("query", {}).get("query", ""),
         "near": job.params.get("query", {}).get("location") or "",
         "max": str(job.params.get("query", {}).get("max_results") or ""),
-        "lang": job.params.get("query", {}).get("language") or "en",
+        "lang": job.params.get("query", {}).get("language") or "",
     }
     return render(request, "discover/index.html", _context(request, job, values), block="progress")
