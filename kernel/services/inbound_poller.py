@@ -51,7 +51,7 @@ class InboundPoller:
                 result.processed += 1
 
     async def poll_once(self) -> PollResult:
-        """One pass over every source (and any message a crash left half done)."""
+        """One pass over every source (and the stored messages whose effects failed before)."""
         result = PollResult()
         await self._rt.inbound.finish_interrupted()
         for source in self._rt.plugins.reply_sources:
