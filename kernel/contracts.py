@@ -184,7 +184,9 @@ class ComplianceContext(msgspec.Struct, kw_only=True):
     outreach (for unsubscribe links); ``recipient_timezone`` is the recipient's IANA
     timezone when known; ``dry_run`` is true when nothing will be sent (``send --dry-run``);
     ``delivers`` is false for a sender that delivers nothing (the ``outbox`` sender writes
-    files); ``tracking`` says whether the mailbox counts opens and clicks.
+    files); ``tracking`` says whether the mailbox counts opens and clicks; ``suppressed`` is
+    whether the recipient was on the suppression list when the planner read it for this
+    round (None: not known, ask :meth:`PluginContext.is_suppressed`).
     """
 
     lead: Any = None
@@ -196,6 +198,7 @@ class ComplianceContext(msgspec.Struct, kw_only=True):
     dry_run: bool = False
     delivers: bool = True
     tracking: bool = True
+    suppressed: bool | None = None
     extra: dict[str, Any] = {}
 
 

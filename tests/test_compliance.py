@@ -7,6 +7,7 @@ import asyncio
 import email
 from email import policy
 
+import msgspec
 from engine_helpers import LEGAL, Clock, enrolled, mailbox
 
 from outreach.kernel import ComplianceContext, OutgoingMessage, SendReceipt, compliance_problems, hookimpl
@@ -215,5 +216,9 @@ async def test_the_suppression_check_blocks_a_suppressed_recipient(make_settings
     await rt.suppressions.add("gone@lead.example", actor="test")
     verdict = await check.check(message, ComplianceContext())
     assert (verdict.action, verdict.reason) == ("block", "the address is on the suppression list")
+    # Within a planning round the planner's answer is used, without asking the store again.
+    assert (await check.check(message, ComplianceContext(suppressed=False))).action == "allow"
+    other = msgspec.structs.replace(message, to_address="fresh@lead.example")
+    assert (await check.check(other, ComplianceContext(suppressed=True))).action == "block"
     assert rt.plugins.compliance_checks.names()[-4:] == ["suppression", "identity", "tracking", "unsubscribe"]
     await asyncio.sleep(0)

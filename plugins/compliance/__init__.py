@@ -2,7 +2,8 @@
 
 It registers, in this order:
 
-- ``suppression``: an address on the suppression list is never handed to a sender;
+- ``suppression``: an address on the suppression list is never handed to a sender (the
+  claim checks the list once more, in its own transaction);
 - ``identity``: a sender that delivers real mail holds every message back while
   ``[compliance] sender_name`` or ``physical_address`` is missing (CAN-SPAM), the
   mailbox's from address is not a real one, or ``[web] public_url`` is not an https
@@ -47,8 +48,11 @@ class SuppressionCheck:
         self._context = context
 
     async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
-        """Block when the recipient is suppressed."""
-        if await self._context.is_suppressed(message.to_address):
+        """Block when the recipient is suppressed (the planner's answer for this round, else the list's)."""
+        suppressed = context.suppressed
+        if suppressed is None:
+            suppressed = await self._context.is_suppressed(message.to_address)
+        if suppressed:
             return Verdict.block("the address is on the suppression list")
         return Verdict.allow()
 

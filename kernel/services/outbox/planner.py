@@ -248,7 +248,8 @@ async def _decide(rt: Runtime, email: Email, lead: Lead | None, round_: _Round) 
         return Decision(email=email, action="wait", reason=f"no plugin provides the sender '{missing[0]}'")
     if lead is None:
         return Decision(email=email, action="cancel", reason="the lead no longer exists")
-    if rt.vault.hash_email(email.to_address) in round_.suppressed:
+    suppressed = rt.vault.hash_email(email.to_address) in round_.suppressed
+    if suppressed:
         return Decision(email=email, action="cancel", reason="the address is on the suppression list")
     if email.lead_id in round_.stopped:
         return Decision(email=email, action="cancel", reason="the lead replied or an email to it bounced")
@@ -276,6 +277,7 @@ async def _decide(rt: Runtime, email: Email, lead: Lead | None, round_: _Round) 
         dry_run=round_.dry_run,
         delivers=bool(getattr(rt.plugins.senders.get(chain[0]), "delivers", True)),
         tracking=settings.tracking,
+        suppressed=suppressed,
         extra={"sequence_id": email.sequence_id, "reply_to": settings.reply_to},
     )
     message = outgoing(email, reply_to=settings.reply_to)
