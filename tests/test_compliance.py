@@ -3,7 +3,6 @@ notice on first emails, real mail held back until the settings are complete, sup
 
 from __future__ import annotations
 
-import asyncio
 import email
 from email import policy
 
@@ -221,4 +220,3 @@ async def test_the_suppression_check_blocks_a_suppressed_recipient(make_settings
     other = msgspec.structs.replace(message, to_address="fresh@lead.example")
     assert (await check.check(other, ComplianceContext(suppressed=True))).action == "block"
     assert rt.plugins.compliance_checks.names()[-4:] == ["suppression", "identity", "tracking", "unsubscribe"]
-    await asyncio.sleep(0)
