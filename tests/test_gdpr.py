@@ -280,3 +280,25 @@ async def test_key_rotation_reencrypts_inbound_messages(make_settings, make_runt
     (message,) = (await rt.inbound.list()).items
     assert REPLY in message.body
     assert message.address == "owner0@lead0.example"
+
+
+async def test_an_erased_lead_leaves_nothing_readable_in_the_file(
+    make_settings, make_runtime, data_dir
+) -> None:
+    rt = await make_runtime(make_settings())
+    kept, _ = await rt.leads.upsert_discovered(
+        DiscoveredBusiness(business_name="Kept Bakery", email="hello@kept.example"), "test"
+    )
+    await rt.leads.upsert_discovered(
+        DiscoveredBusiness(
+            business_name="Zanzibar Orthodontics Quillfeather",
+            location="12 Quillfeather Lane",
+            email="dr.quillfeather@zanzibar.example",
+        ),
+        "test",
+    )
+    await gdpr.erase_data(rt, address="dr.quillfeather@zanzibar.example", actor="test")
+    raw = database_bytes(data_dir)
+    assert b"Kept Bakery" in raw
+    assert b"Quillfeather" not in raw  # neither in free pages nor in the write-ahead log
+    assert (await rt.leads.get(kept.id)).email == "hello@kept.example"

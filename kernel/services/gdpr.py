@@ -20,7 +20,7 @@ import msgspec
 import structlog
 
 from ..models import AuditEntry
-from ..store.engine import read_transaction, write_transaction
+from ..store.engine import checkpoint, read_transaction, write_transaction
 from ..store.mapping import (
     audit_from_row,
     email_from_row,
@@ -226,6 +226,7 @@ async def erase_data(
             await audit.record("suppression", entry_id, "erased", actor, new=msgspec.to_builtins(report))
         else:
             await audit.record("lead", lead_id or 0, "erased", actor, new=msgspec.to_builtins(report))
+    await checkpoint()
     rt.plugins.notify("address_erased", message_ids=held.message_ids, context=rt.plugins.context)
     log.info("data_erased", suppression_id=entry_id, **msgspec.to_builtins(report))
     return report

@@ -62,6 +62,15 @@ def read_transaction():  # type: ignore[no-untyped-def]
     return current_engine().transaction(transaction_type=TransactionType.deferred)
 
 
+async def checkpoint() -> None:
+    """Copy the write-ahead log into the database file and empty it.
+
+    Until then, old versions of changed pages (an erased address among them) stay
+    readable in the ``-wal`` file.
+    """
+    await current_engine().run_ddl("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 @contextlib.contextmanager
 def _file_lock(path: Path):  # type: ignore[no-untyped-def]
     """Serialize migrations between processes that open the same database at once."""

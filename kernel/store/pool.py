@@ -65,6 +65,8 @@ class PooledSQLiteEngine(SQLiteEngine):
         connection = await pending
         connection.row_factory = _dict_factory  # type: ignore[assignment]
         await connection.execute("PRAGMA foreign_keys = 1")
+        # Deleted rows are overwritten, so an erasure leaves nothing readable in free pages.
+        await connection.execute("PRAGMA secure_delete = ON")
         return connection
 
     async def acquire(self) -> aiosqlite.Connection:
