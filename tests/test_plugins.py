@@ -137,7 +137,26 @@ def test_outreach_plugins_cli_lists_the_installed_package(tmp_path) -> None:
     data = json.loads(result.stdout)
     example = next(p for p in data["plugins"] if p["name"] == "example")
     assert example["version"] == "1.2.3"
-    assert example["hooks"] == ["register_senders"]
+    assert example["hooks"] == ["register_commands", "register_senders"]
+
+
+def test_a_plugin_command_runs_from_the_cli(tmp_path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "outreach.web.cli", "--data-dir", str(tmp_path), "example-ping"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "pong from the example plugin"
+    disabled = tmp_path / "outreach.toml"
+    disabled.write_text('disabled = ["example"]\n')
+    refused = subprocess.run(
+        [sys.executable, "-m", "outreach.web.cli", "--config", str(disabled), "example-ping"],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode != 0
+    assert "No such command" in refused.stderr
 
 
 # -- the boundary: built-ins use only what a third party could -----------------------------
@@ -173,6 +192,21 @@ def test_kernel_imports_neither_web_nor_plugins() -> None:
     for path in (ROOT / "kernel").rglob("*.py"):
         for module in _outreach_imports(path):
             assert not module.startswith(("outreach.web", "outreach.plugins")), (path, module)
+
+
+def test_every_hookspec_is_implemented_somewhere_and_exercised() -> None:
+    """Each hook has an implementation in a built-in plugin or a test plugin (datasette's rule)."""
+    specs = {n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), "outreach_spec")}
+    implemented = set()
+    for path in [*(ROOT / "plugins").rglob("*.py"), *(ROOT / "tests").rglob("*.py")]:
+        if "build" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+                getattr(d, "id", getattr(d, "attr", None)) == "hookimpl" for d in node.decorator_list
+            ):
+                implemented.add(node.name)
+    assert specs <= implemented, f"hooks nobody implements: {sorted(specs - implemented)}"
 
 
 def test_every_hookspec_is_documented() -> None:

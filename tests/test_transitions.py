@@ -170,3 +170,23 @@ async def test_random_walk_audits_every_applied_transition(runtime, targets) -> 
         applied += 1
     assert await audit.count("lead", lead.id) - before == applied
     assert (await runtime.leads.get(lead.id)).version == lead.version + applied
+
+
+async def test_email_events_fire_after_commit(settings, make_runtime) -> None:
+    class EmailRecorder:
+        def __init__(self) -> None:
+            self.events: list[tuple[int, str, str, str]] = []
+
+        @hookimpl
+        def email_transitioned(self, email, old_state, new_state, actor) -> None:
+            self.events.append((email.id, old_state, new_state, actor))
+
+    recorder = EmailRecorder()
+    rt = await make_runtime(settings, extra_plugins=[("email_recorder", recorder)])
+    lead = await _lead(rt)
+    async with write_transaction():
+        (row,) = await EmailRow.insert(
+            EmailRow(lead=lead.id, dedupe_key=f"{lead.id}:9:1", state="queued")
+        ).returning(EmailRow.id)
+    await rt.emails.transition(row["id"], "cancelled", actor="web")
+    assert recorder.events == [(row["id"], "queued", "cancelled", "web")]

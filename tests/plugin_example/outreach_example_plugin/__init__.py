@@ -1,4 +1,5 @@
-"""An outreach plugin as a third party writes one: a sender that keeps messages in a list.
+"""An outreach plugin as a third party writes one: a sender that keeps messages in a list,
+and a command.
 
 It imports only ``outreach.kernel``. Installed into the test environment, it proves
 that entry points load, that ``outreach plugins`` lists it, and that the config
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import click
 import msgspec
 
 from outreach.kernel import OutgoingMessage, PluginContext, Sender, SendReceipt, hookimpl
@@ -48,3 +50,13 @@ def register_senders(register: Callable[[Sender], None], context: PluginContext)
     options = context.sender_options("example", ExampleOptions)
     journal = Path(options.journal) if options.journal else context.data_dir / "example-journal.jsonl"
     register(ExampleSender(journal))
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    """Add ``outreach example-ping``."""
+
+    @cli.command("example-ping")
+    def example_ping() -> None:
+        """Answer pong (proves that plugin commands reach the CLI)."""
+        click.echo("pong from the example plugin")
