@@ -9,6 +9,7 @@ any of this is missing; the Compliance page lists the same sentences.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from email.utils import parseaddr
 from urllib.parse import urlsplit
@@ -49,6 +50,7 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
 def sender_problem(mailbox: str, from_address: str) -> str | None:
     """Why mail from ``from_address`` (of mailbox ``mailbox``) would not say truthfully who sends it."""
     _, address = parseaddr(from_address)

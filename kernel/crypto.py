@@ -40,6 +40,7 @@ class Vault:
         self._keys = list(fernet_keys)
         self._hmac_key = base64.urlsafe_b64decode(hmac_key)
         self._hmac_key_text = hmac_key
+        self._derived: dict[str, bytes] = {}
         self._fernet = MultiFernet([Fernet(k.encode()) for k in fernet_keys])
         #: Where the keys came from: ``env``, ``keyring`` or the key file's path.
         self.source = source
@@ -113,9 +114,12 @@ class Vault:
 
     def derive(self, purpose: str) -> bytes:
         """A 32-byte key for ``purpose`` (CSRF, tracking tokens) derived from the HMAC key."""
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
-            self._hmac_key
-        )
+        # Derived once per purpose: tracking asks for its key for every message sent.
+        if purpose not in self._derived:
+            self._derived[purpose] = HKDF(
+                algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()
+            ).derive(self._hmac_key)
+        return self._derived[purpose]
 
 
 def _from_keyring() -> str | None:

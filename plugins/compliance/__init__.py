@@ -64,12 +64,16 @@ class IdentityCheck:
 
     def __init__(self, context: PluginContext) -> None:
         self._context = context
+        self._settings_problems: list[str] | None = None
 
     async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
         """Defer a message of a real sender while something the law asks for is missing."""
         if not context.delivers:
             return Verdict.allow()
-        problems = compliance_problems(self._context.settings)
+        if self._settings_problems is None:
+            # The settings do not change while outreach runs: judge them once, not per message.
+            self._settings_problems = compliance_problems(self._context.settings)
+        problems = list(self._settings_problems)
         mailbox_problem = sender_problem(context.mailbox or "default", message.from_address)
         if mailbox_problem:
             problems.append(mailbox_problem)

@@ -7,6 +7,7 @@ token also signs the link, so the redirect can never be sent anywhere else.
 
 from __future__ import annotations
 
+import functools
 from email.utils import parseaddr
 from urllib.parse import quote
 
@@ -39,8 +40,12 @@ class Links:
         return url.startswith(self.base_url + "/")
 
 
+@functools.lru_cache(maxsize=256)
 def unsubscribe_mailto(from_address: str, reply_to: str | None) -> str | None:
-    """``mailto:`` for unsubscribing by email: the address replies go to, subject "unsubscribe"."""
+    """``mailto:`` for unsubscribing by email: the address replies go to, subject "unsubscribe".
+
+    Cached: the same mailbox address is parsed for every message it sends.
+    """
     _, address = parseaddr(reply_to or from_address)
     if "@" not in address:
         return None

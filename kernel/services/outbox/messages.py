@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from email.utils import parseaddr
@@ -12,8 +13,12 @@ from ...models import Email
 _DOMAIN = re.compile(r"^[A-Za-z0-9.-]+$")
 
 
+@functools.lru_cache(maxsize=256)
 def message_domain(from_address: str) -> str:
-    """The domain a Message-ID is made in: the sender's own, so it looks like any mail it sends."""
+    """The domain a Message-ID is made in: the sender's own, so it looks like any mail it sends.
+
+    Cached: a mailbox's address is parsed for every message it sends.
+    """
     _, address = parseaddr(from_address)
     domain = address.rpartition("@")[2].strip().lower()
     return domain if domain and _DOMAIN.match(domain) else "outreach.local"
