@@ -209,7 +209,8 @@ async def test_an_interrupted_send_without_lookup_waits_for_a_person(make_settin
 
 
 async def test_two_workers_in_one_process_never_send_one_email_twice(make_settings, make_runtime) -> None:
-    sender = Recorder(delay=0.002)
+    # Sends slow enough that the second worker plans and claims while the first one sends.
+    sender = Recorder(delay=0.01)
     rt = await make_runtime(
         settings_for(make_settings, backend="recorder", batch_size=4),
         extra_plugins=[("recorder", RecorderPlugin(sender))],
