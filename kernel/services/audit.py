@@ -100,7 +100,7 @@ def _dumps(value: Any, cache: dict[Any, str]) -> str | None:
     return cache[key]
 
 
-async def record_many(rows: Iterable[AuditRow | AuditValues]) -> None:
+async def record_many(rows: Iterable[AuditValues]) -> None:
     """Write many audit rows at once (bulk actions); call it inside the transaction that makes the change.
 
     Inside a SQLite transaction the rows go in with one ``executemany`` on that
@@ -113,7 +113,7 @@ async def record_many(rows: Iterable[AuditRow | AuditValues]) -> None:
     transaction = current_engine().current_transaction.get()
     connection = getattr(transaction, "connection", None)
     if connection is None or not hasattr(connection, "executemany"):
-        objects = [row if isinstance(row, AuditRow) else AuditRow(**row._asdict()) for row in rows]
+        objects = [AuditRow(**row._asdict(), request_id=current_request_id()) for row in rows]
         for start in range(0, len(objects), 500):
             await AuditRow.insert(*objects[start : start + 500])
         return
@@ -122,8 +122,6 @@ async def record_many(rows: Iterable[AuditRow | AuditValues]) -> None:
     values = []
     cache: dict[Any, str] = {}
     for row in rows:
-        if isinstance(row, AuditRow):
-            row = AuditValues(row.entity, row.entity_id, row.action, row.actor, row.old_value, row.new_value)
         values.append(
             (row.entity, row.entity_id, row.action, row.actor, _dumps(row.old_value, cache),
              _dumps(row.new_value, cache), request_id, now)

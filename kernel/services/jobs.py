@@ -224,6 +224,6 @@ class JobService:
                     }
                 ).where(JobRow.id.is_in(orphaned) & (JobRow.state == JobState.RUNNING))
                 await audit.record_many(
-                    audit.audit_row("job", job_id, "interrupted", "system:jobs") for job_id in orphaned
+                    audit.audit_values("job", job_id, "interrupted", "system:jobs") for job_id in orphaned
                 )
         return orphaned
