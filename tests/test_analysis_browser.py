@@ -9,19 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 import uvicorn
 from playwright.async_api import async_playwright
+from support.chromium import CHROMIUM_ARGS, chromium_path
 
 from outreach.kernel import DiscoveredBusiness, Enrichment, hookimpl
 from outreach.web import create_app
-
-CHROMIUM = "/usr/lib/chromium/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = pytest.mark.browser
 
@@ -70,7 +61,7 @@ async def served(make_settings, make_runtime) -> AsyncIterator[tuple[str, object
 async def test_analyze_from_the_leads_page(served) -> None:
     base, rt = served
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
             await page.goto(f"{base}/leads")

@@ -8,7 +8,6 @@ Screenshots of every page land in ``test-artifacts/``.
 
 from __future__ import annotations
 
-import os
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,20 +16,13 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from support.chromium import CHROMIUM_ARGS, chromium_path
 from support.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 TOKEN = "e2e-token-4d1c9f"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 XSS_NAME = "<script>alert(1)</script>"
 CSV = textwrap.dedent(
     """\
@@ -49,13 +41,6 @@ CSV = textwrap.dedent(
     ,Nameless,40 Ash St,Austin,,,
     """
 ).format(xss=XSS_NAME)
-
-
-def _chromium() -> str:
-    for candidate in (os.environ.get("OUTREACH_CHROMIUM"), "/usr/lib/chromium/chromium", "/usr/bin/chromium"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    raise RuntimeError("Chromium is not installed; `apt-get install chromium` provides it.")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +64,7 @@ def api(server: LiveServer) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
 

@@ -15,8 +15,9 @@ import pytest
 from engine_helpers import LEGAL_TOML, Clock, enrolled
 from inbound_helpers import reply
 from playwright.sync_api import Browser, expect, sync_playwright
+from support.chromium import CHROMIUM_ARGS, chromium_path
 from support.live_server import LiveServer
-from test_browser import CHROMIUM_ARGS, _chromium, shot
+from test_browser import shot
 
 from outreach.kernel import InboundMessage
 from outreach.kernel.config import load_settings
@@ -84,7 +85,7 @@ def server(prepared: tuple[Path, str]) -> Iterator[LiveServer]:
 def browser(server: LiveServer) -> Iterator[Browser]:
     # After the server: the data is prepared with asyncio.run, which Playwright's loop would forbid.
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
 
