@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from engine_helpers import Clock, enrolled, mailbox, with_legal
-from support.fake_google import running_google
+from support.fake_google import gmail_sender_settings, running_google
 
 from outreach.kernel.states import EmailState
 from outreach.kernel.store.tables import EmailRow
@@ -28,19 +28,8 @@ def google():
 
 def gmail_settings(make_settings, google, **sending):
     return make_settings(
-        sender={
-            "backend": "gmail",
-            "gmail": {
-                "client_id": "env:GMAIL_ID",
-                "client_secret": "env:GMAIL_SECRET",
-                "refresh_token": "env:GMAIL_REFRESH",
-                "api_url": google.url,
-                "token_url": f"{google.url}/token",
-                "timeout": 5,
-            },
-        },
         mailboxes=[mailbox()],
-        sending={"rate_limit_per_minute": 0, "reconcile_after_seconds": 0, **sending},
+        **gmail_sender_settings(google, sending={"reconcile_after_seconds": 0, **sending}),
     )
 
 

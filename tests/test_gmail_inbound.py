@@ -8,7 +8,7 @@ import time
 import pytest
 from engine_helpers import Clock, enrolled, mailbox, with_legal
 from inbound_helpers import dsn, reply
-from support.fake_google import running_google
+from support.fake_google import gmail_sender_settings, running_google
 
 from outreach.kernel.store.tables import InboundMessageRow
 
@@ -25,22 +25,7 @@ def google():
 
 
 def gmail_settings(make_settings, google, **gmail):
-    return make_settings(
-        sender={
-            "backend": "gmail",
-            "gmail": {
-                "client_id": "env:GMAIL_ID",
-                "client_secret": "env:GMAIL_SECRET",
-                "refresh_token": "env:GMAIL_REFRESH",
-                "api_url": google.url,
-                "token_url": f"{google.url}/token",
-                "timeout": 5,
-                **gmail,
-            },
-        },
-        mailboxes=[mailbox()],
-        sending={"rate_limit_per_minute": 0},
-    )
+    return make_settings(mailboxes=[mailbox()], **gmail_sender_settings(google, gmail=gmail))
 
 
 async def test_the_inbox_is_read_once_with_a_query_cursor(google, make_settings, make_runtime) -> None:

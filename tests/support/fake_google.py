@@ -191,3 +191,24 @@ def running_google() -> Iterator[FakeGoogle]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def gmail_sender_settings(
+    google: FakeGoogle, *, gmail: dict[str, Any] | None = None, sending: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``sender`` and ``sending`` tables of a config whose gmail sender talks to ``google``."""
+    return {
+        "sender": {
+            "backend": "gmail",
+            "gmail": {
+                "client_id": "env:GMAIL_ID",
+                "client_secret": "env:GMAIL_SECRET",
+                "refresh_token": "env:GMAIL_REFRESH",
+                "api_url": google.url,
+                "token_url": f"{google.url}/token",
+                "timeout": 5,
+                **(gmail or {}),
+            },
+        },
+        "sending": {"rate_limit_per_minute": 0, **(sending or {})},
+    }
