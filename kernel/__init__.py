@@ -10,6 +10,7 @@ and may change without notice.
 
 from __future__ import annotations
 
+from .addresses import address_of
 from .compliance import compliance_problems, public_url, sender_problem, url_problem
 from .config import decode_section
 from .context import PluginContext
@@ -99,6 +100,7 @@ __all__ = [
     "UncertainSendError",
     "Verdict",
     "VerdictAction",
+    "address_of",
     "build_mime",
     "compliance_problems",
     "data_id_from_url",

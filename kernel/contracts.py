@@ -178,7 +178,8 @@ class Verdict(msgspec.Struct, kw_only=True):
 class ComplianceContext(msgspec.Struct, kw_only=True):
     """What a compliance check may know besides the message itself.
 
-    ``lead`` is the :class:`~outreach.kernel.models.Lead` written to; ``mailbox`` and
+    ``lead`` is the :class:`~outreach.kernel.models.Lead` written to (``None`` when no
+    check reads leads; see :class:`~outreach.kernel.protocols.ComplianceCheck`); ``mailbox`` and
     ``sender`` name the identity and the sender that will deliver; ``now`` is the
     time the decision is made for; ``public_url`` is where recipients reach this
     outreach (for unsubscribe links); ``recipient_timezone`` is the recipient's IANA

@@ -142,7 +142,13 @@ class ReconcilingSender(Sender, Protocol):
 
 @runtime_checkable
 class ComplianceCheck(Protocol):
-    """Decides whether a message may go out now (suppression, caps, legal footers)."""
+    """Decides whether a message may go out now (suppression, caps, legal footers).
+
+    A check that never reads ``context.lead`` may say so with a class attribute
+    ``reads_lead = False``. When no check reads it, the planner does not load and
+    decrypt the leads of a batch, and ``context.lead`` is ``None``. Without the
+    attribute a check is given the lead.
+    """
 
     name: str
 

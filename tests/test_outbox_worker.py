@@ -148,6 +148,46 @@ async def test_suppressed_addresses_are_never_mailed(runtime) -> None:
 # -- retries, reconciliation and a person's decisions -----------------------------------------
 
 
+class LeadReader:
+    """A check that notes the lead it was given (``reads_lead`` as the test sets it)."""
+
+    name = "lead-reader"
+
+    def __init__(self, reads: bool | None) -> None:
+        if reads is not None:
+            self.reads_lead = reads
+        self.seen: list[object] = []
+
+    async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
+        self.seen.append(context.lead)
+        return Verdict.allow()
+
+
+@pytest.mark.parametrize("reads", [None, True, False])
+async def test_leads_are_decrypted_for_checks_only_when_one_reads_them(
+    make_settings, make_runtime, reads
+) -> None:
+    check = LeadReader(reads)
+
+    class Plugin:
+        @hookimpl
+        def register_compliance_checks(self, register) -> None:
+            register(check)
+
+    rt = await make_runtime(settings_for(make_settings), extra_plugins=[("lead-reader", Plugin())])
+    firsts = await enrolled(rt, 2)
+    stats = await rt.outbox.run_until_idle()
+    assert stats.sent == 2
+    if reads is False:
+        # The built-in checks say they never read leads, and so does this one.
+        assert check.seen == [None, None]
+    else:
+        assert sorted(lead.id for lead in check.seen) == sorted(firsts)
+        for lead in check.seen:
+            assert lead.email == (await rt.leads.get(lead.id)).email
+            assert "@" in lead.email
+
+
 async def test_transient_errors_back_off_exponentially_then_fail(make_settings, make_runtime) -> None:
     sender = Recorder(transient=True)
     rt = await make_runtime(

@@ -23,6 +23,7 @@ from ..errors import SequenceError, TemplateError
 from ..models import Email, Enrollment, Lead, Sequence
 from ..states import EmailState, LeadState
 from ..store.engine import write_transaction
+from ..store.filters import in_values
 from ..store.mapping import email_columns, email_from_row, enrollment_from_row, lead_from_row
 from ..store.tables import EmailRow, EnrollmentRow, LeadRow
 from ..templating import render_template
@@ -62,7 +63,7 @@ class EnrollmentService:
         if lead_ids is None:
             query = query.where(LeadRow.lifecycle_state == LeadState.APPROVED)
         else:
-            query = query.where(LeadRow.id.is_in(list(lead_ids) or [-1]))
+            query = query.where(in_values(LeadRow.id, lead_ids))
         rows = {r["id"]: r for r in await query}
         result = BulkResult()
         for lead_id in lead_ids or []:
@@ -95,7 +96,7 @@ class EnrollmentService:
         if lead_ids is None:
             query = query.where(LeadRow.lifecycle_state == LeadState.READY_FOR_OUTREACH)
         else:
-            query = query.where(LeadRow.id.is_in(list(lead_ids) or [-1]))
+            query = query.where(in_values(LeadRow.id, lead_ids))
         rows = await query.order_by(LeadRow.id)
         result = EnrollResult()
         found = {r["id"] for r in rows}
@@ -172,11 +173,10 @@ class EnrollmentService:
             # Checked inside the write lock, so two enrollments at once cannot both pass.
             ids = [lead.id for lead, _, _ in prepared]
             busy: dict[int, str] = {}
-            for start in range(0, len(ids), 500):
-                for row in await EnrollmentRow.select(
-                    EnrollmentRow.lead, EnrollmentRow.state, EnrollmentRow.sequence.name.as_alias("seq")
-                ).where(EnrollmentRow.lead.is_in(ids[start : start + 500])):
-                    busy.setdefault(row["lead"], row["seq"])
+            for row in await EnrollmentRow.select(
+                EnrollmentRow.lead, EnrollmentRow.state, EnrollmentRow.sequence.name.as_alias("seq")
+            ).where(in_values(EnrollmentRow.lead, ids)):
+                busy.setdefault(row["lead"], row["seq"])
             audits = []
             for start in range(0, len(prepared), 200):
                 chunk = [(lead, mailbox, values) for lead, mailbox, values in prepared[start : start + 200]]

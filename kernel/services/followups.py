@@ -18,6 +18,7 @@ from ..errors import TemplateError
 from ..models import Email, Enrollment, Lead, Sequence
 from ..states import EmailState
 from ..store.engine import write_transaction
+from ..store.filters import in_values
 from ..store.mapping import email_columns, email_from_row, enrollment_from_row
 from ..store.tables import EmailRow, EnrollmentRow, SuppressionRow
 from ..templating import render_template
@@ -38,13 +39,12 @@ STOPPING_STATES = (EmailState.REPLIED, EmailState.CATEGORIZED, EmailState.BOUNCE
 async def suppressed_hashes(hashes: Iterable[str | None]) -> set[str]:
     """Which of these address hashes are on the suppression list."""
     wanted = sorted({h for h in hashes if h})
-    found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        rows = await SuppressionRow.select(SuppressionRow.email_hash).where(
-            SuppressionRow.email_hash.is_in(wanted[start : start + 500])
-        )
-        found.update(r["email_hash"] for r in rows)
-    return found
+    if not wanted:
+        return set()
+    rows = await SuppressionRow.select(SuppressionRow.email_hash).where(
+        in_values(SuppressionRow.email_hash, wanted)
+    )
+    return {r["email_hash"] for r in rows}
 
 
 def dedupe_key(lead_id: int, sequence_id: int, step: int) -> str:

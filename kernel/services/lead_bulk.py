@@ -13,6 +13,7 @@ import msgspec
 
 from ..states import LEAD_MACHINE, LeadState
 from ..store.engine import write_transaction
+from ..store.filters import in_values
 from ..store.mapping import lead_from_row
 from ..store.tables import EmailRow, LeadRow
 from . import audit
@@ -46,7 +47,9 @@ async def transition_many(rt: Runtime, lead_ids: Iterable[int], new_state: str, 
     async with write_transaction():
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            rows = await LeadRow.select(LeadRow.id, LeadRow.lifecycle_state).where(LeadRow.id.is_in(chunk))
+            rows = await LeadRow.select(LeadRow.id, LeadRow.lifecycle_state).where(
+                in_values(LeadRow.id, chunk)
+            )
             states = {row["id"]: row["lifecycle_state"] for row in rows}
             for lead_id in chunk:
                 state = states.get(lead_id)
@@ -67,7 +70,7 @@ async def transition_many(rt: Runtime, lead_ids: Iterable[int], new_state: str, 
                         LeadRow.updated_at: now,
                     }
                 )
-                .where(LeadRow.id.is_in(movable) & LeadRow.lifecycle_state.is_in(list(sources)))
+                .where(in_values(LeadRow.id, movable) & LeadRow.lifecycle_state.is_in(list(sources)))
                 .returning(*returned)
             )
             changed_rows.extend((row, states[row["id"]]) for row in updated)
@@ -99,7 +102,7 @@ async def _without_outreach(ids: list[int], result: BulkResult) -> list[int]:
     mailed = {
         row["lead"]
         for row in await EmailRow.select(EmailRow.lead).where(
-            EmailRow.lead.is_in(ids) & (EmailRow.state != "cancelled")
+            in_values(EmailRow.lead, ids) & (EmailRow.state != "cancelled")
         )
     }
     for lead_id in mailed:

@@ -43,6 +43,7 @@ class SuppressionCheck:
     """Blocks a message to an address on the suppression list."""
 
     name = "suppression"
+    reads_lead = False
 
     def __init__(self, context: PluginContext) -> None:
         self._context = context
@@ -61,6 +62,7 @@ class IdentityCheck:
     """Holds real mail back until the sender can be identified and reached (CAN-SPAM, RFC 8058)."""
 
     name = "identity"
+    reads_lead = False
 
     def __init__(self, context: PluginContext) -> None:
         self._context = context

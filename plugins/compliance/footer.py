@@ -57,6 +57,7 @@ class UnsubscribeFooter:
     """Adds the unsubscribe headers and the legal footer; refuses a message that lost them."""
 
     name = "unsubscribe"
+    reads_lead = False
 
     def __init__(self, context: PluginContext) -> None:
         self._context = context

@@ -8,10 +8,9 @@ token also signs the link, so the redirect can never be sent anywhere else.
 from __future__ import annotations
 
 import functools
-from email.utils import parseaddr
 from urllib.parse import quote
 
-from outreach.kernel import TRACKING_KEY, PluginContext, sign_token
+from outreach.kernel import TRACKING_KEY, PluginContext, address_of, sign_token
 
 
 class Links:
@@ -46,7 +45,7 @@ def unsubscribe_mailto(from_address: str, reply_to: str | None) -> str | None:
 
     Cached: the same mailbox address is parsed for every message it sends.
     """
-    _, address = parseaddr(reply_to or from_address)
+    address = address_of(reply_to or from_address)
     if "@" not in address:
         return None
     return f"mailto:{address}?subject=unsubscribe"

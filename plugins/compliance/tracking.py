@@ -57,6 +57,7 @@ class TrackingLinks:
     """Adds the open pixel and wraps web links, in the HTML of mailboxes that track."""
 
     name = "tracking"
+    reads_lead = False
 
     def __init__(self, context: PluginContext) -> None:
         self._context = context

@@ -13,7 +13,6 @@ import asyncio
 import ssl
 import time
 from datetime import UTC, datetime
-from email.utils import parseaddr
 
 import aiosmtplib
 
@@ -26,6 +25,7 @@ from outreach.kernel import (
     SendReceipt,
     TransientSendError,
     UncertainSendError,
+    address_of,
     mime_bytes,
 )
 
@@ -129,8 +129,8 @@ class SmtpSender:
 
     async def send(self, message: OutgoingMessage) -> SendReceipt:
         """Deliver ``message`` over the mailbox's connection; see the module doc for the errors."""
-        sender = parseaddr(message.from_address)[1]
-        recipient = parseaddr(message.to_address)[1]
+        sender = address_of(message.from_address)
+        recipient = address_of(message.to_address)
         if not recipient or "@" not in recipient:
             raise PermanentSendError(f"'{message.to_address}' is not an email address")
         data = mime_bytes(message)

@@ -20,6 +20,7 @@ import structlog
 from ...models import Email, Sequence
 from ...states import EMAIL_MACHINE, EmailState, check_transition
 from ...store.engine import write_transaction
+from ...store.filters import in_values
 from ...store.tables import EmailRow, EnrollmentRow, MailboxRow, SuppressionRow
 from .. import audit
 from ..transitions import utcnow
@@ -82,28 +83,27 @@ async def claim(
         by_version[email.version].append(email.id)
     claimed_ids: set[int] = set()
     for version, ids in by_version.items():
-        for start in range(0, len(ids), 500):
-            rows = await (
-                EmailRow.update(
-                    {
-                        EmailRow.state: E.SENDING,
-                        EmailRow.version: version + 1,
-                        EmailRow.claimed_by: owner,
-                        EmailRow.claimed_at: now,
-                        EmailRow.attempts: EmailRow.attempts + 1,
-                        EmailRow.updated_at: now,
-                    }
-                )
-                .where(
-                    EmailRow.id.is_in(ids[start : start + 500])
-                    & (EmailRow.version == version)
-                    & (EmailRow.state == E.QUEUED)
-                    # Checked again inside the claim: an address suppressed since the plan never goes.
-                    & EmailRow.to_hash.not_in(SuppressionRow.select(SuppressionRow.email_hash))
-                )
-                .returning(EmailRow.id)
+        rows = await (
+            EmailRow.update(
+                {
+                    EmailRow.state: E.SENDING,
+                    EmailRow.version: version + 1,
+                    EmailRow.claimed_by: owner,
+                    EmailRow.claimed_at: now,
+                    EmailRow.attempts: EmailRow.attempts + 1,
+                    EmailRow.updated_at: now,
+                }
             )
-            claimed_ids.update(r["id"] for r in rows)
+            .where(
+                in_values(EmailRow.id, ids)
+                & (EmailRow.version == version)
+                & (EmailRow.state == E.QUEUED)
+                # Checked again inside the claim: an address suppressed since the plan never goes.
+                & EmailRow.to_hash.not_in(SuppressionRow.select(SuppressionRow.email_hash))
+            )
+            .returning(EmailRow.id)
+        )
+        claimed_ids.update(r["id"] for r in rows)
     claimed = [
         msgspec.structs.replace(
             email,
@@ -122,7 +122,7 @@ async def claim(
     for email in claimed:
         by_sender[email.sender_backend or ""].append(email.id)
     for sender, ids in by_sender.items():
-        await EmailRow.update({EmailRow.sender_backend: sender or None}).where(EmailRow.id.is_in(ids))
+        await EmailRow.update({EmailRow.sender_backend: sender or None}).where(in_values(EmailRow.id, ids))
     await audit.record_many(_transition_audit(e.id, E.QUEUED, E.SENDING, owner_actor(owner)) for e in claimed)
     return claimed
 
@@ -183,13 +183,12 @@ async def schedule_next_steps(
         else:
             values[EnrollmentRow.state] = "finished"
             values[EnrollmentRow.next_due_at] = None
-        for start in range(0, len(leads), 500):
-            await EnrollmentRow.update(values).where(
-                EnrollmentRow.lead.is_in(leads[start : start + 500])
-                & (EnrollmentRow.sequence == sequence_id)
-                & (EnrollmentRow.state == "active")
-                & (EnrollmentRow.last_step == step_number)
-            )
+        await EnrollmentRow.update(values).where(
+            in_values(EnrollmentRow.lead, leads)
+            & (EnrollmentRow.sequence == sequence_id)
+            & (EnrollmentRow.state == "active")
+            & (EnrollmentRow.last_step == step_number)
+        )
 
 
 async def _record_sent(outcomes: list[Outcome], owner: str, now: datetime) -> set[int]:
@@ -199,27 +198,24 @@ async def _record_sent(outcomes: list[Outcome], owner: str, now: datetime) -> se
     for outcome in outcomes:
         by_sender[outcome.sender].append(outcome.email.id)
     for sender, ids in by_sender.items():
-        for start in range(0, len(ids), 500):
-            rows = await (
-                EmailRow.update(
-                    {
-                        EmailRow.state: E.SENT,
-                        EmailRow.sent_at: now,
-                        EmailRow.claimed_by: None,
-                        EmailRow.last_error: None,
-                        EmailRow.sender_backend: sender,
-                        EmailRow.version: EmailRow.version + 1,
-                        EmailRow.updated_at: now,
-                    }
-                )
-                .where(
-                    EmailRow.id.is_in(ids[start : start + 500])
-                    & (EmailRow.state == E.SENDING)
-                    & (EmailRow.claimed_by == owner)
-                )
-                .returning(EmailRow.id)
+        rows = await (
+            EmailRow.update(
+                {
+                    EmailRow.state: E.SENT,
+                    EmailRow.sent_at: now,
+                    EmailRow.claimed_by: None,
+                    EmailRow.last_error: None,
+                    EmailRow.sender_backend: sender,
+                    EmailRow.version: EmailRow.version + 1,
+                    EmailRow.updated_at: now,
+                }
             )
-            done.update(r["id"] for r in rows)
+            .where(
+                in_values(EmailRow.id, ids) & (EmailRow.state == E.SENDING) & (EmailRow.claimed_by == owner)
+            )
+            .returning(EmailRow.id)
+        )
+        done.update(r["id"] for r in rows)
     for outcome in outcomes:
         if outcome.email.id in done and (outcome.provider_message_id or outcome.provider_thread_id):
             await EmailRow.update(

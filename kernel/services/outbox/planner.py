@@ -27,6 +27,7 @@ from ...models import Email, Lead
 from ...protocols import ComplianceCheck, MessagePreparer
 from ...states import EmailState
 from ...store.engine import read_transaction
+from ...store.filters import in_values
 from ...store.mapping import email_from_row, lead_from_row
 from ...store.tables import EmailRow, EnrollmentRow, LeadRow
 from ..followups import STOPPING_STATES, suppressed_hashes
@@ -128,20 +129,30 @@ async def _due(rt: Runtime, now: datetime, limit: int, mailboxes: list[str] | No
     return emails
 
 
-async def _leads(rt: Runtime, ids: list[int]) -> dict[int, Lead]:
-    rows = await LeadRow.select().where(LeadRow.id.is_in(ids or [-1]))
-    leads = {}
+async def _leads(rt: Runtime, ids: list[int], *, whole: bool) -> dict[int, Lead | None]:
+    """The leads that still exist, by id: whole (decrypted) when a check reads them, else ``None``."""
+    if not whole:
+        return dict.fromkeys(
+            r["id"] for r in await LeadRow.select(LeadRow.id).where(in_values(LeadRow.id, ids))
+        )
+    rows = await LeadRow.select().where(in_values(LeadRow.id, ids))
+    leads: dict[int, Lead | None] = {}
     for position, row in enumerate(rows):
         leads[row["id"]] = lead_from_row(row, rt.vault)
         await breathe(position)
     return leads
 
 
+def reads_lead(check: ComplianceCheck) -> bool:
+    """Whether ``check`` looks at ``context.lead`` (checks say so with ``reads_lead``; unsaid means yes)."""
+    return bool(getattr(check, "reads_lead", True))
+
+
 async def _stopped_leads(lead_ids: list[int]) -> set[int]:
     if not lead_ids:
         return set()
     rows = await EmailRow.select(EmailRow.lead).where(
-        EmailRow.lead.is_in(lead_ids or [-1]) & EmailRow.state.is_in(list(STOPPING_STATES))
+        in_values(EmailRow.lead, lead_ids) & EmailRow.state.is_in(list(STOPPING_STATES))
     )
     return {r["lead"] for r in rows}
 
@@ -206,8 +217,9 @@ async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | 
     emails = await _due(rt, now, limit, sendable if not dry_run else None)
     if not emails:
         return result
-    leads = await _leads(rt, sorted({e.lead_id for e in emails}))
     checks = list(rt.plugins.compliance_checks)
+    # Leads hold personal data: decrypted only when some check will read them.
+    leads = await _leads(rt, sorted({e.lead_id for e in emails}), whole=any(map(reads_lead, checks)))
     round_ = _Round(
         now=now,
         allowance=allowance,
@@ -224,7 +236,7 @@ async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | 
     for position, email in enumerate(emails):
         if not dry_run and sending >= limit:
             break
-        decision = await _decide(rt, email, leads.get(email.lead_id), round_)
+        decision = await _decide(rt, email, leads, round_)
         await breathe(position, every=4)
         if decision.action == "send":
             sending += 1
@@ -238,7 +250,7 @@ async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | 
     return result
 
 
-async def _decide(rt: Runtime, email: Email, lead: Lead | None, round_: _Round) -> Decision:
+async def _decide(rt: Runtime, email: Email, leads: dict[int, Lead | None], round_: _Round) -> Decision:
     name, now, allowance = email.mailbox or "", round_.now, round_.allowance
     if name not in allowance:
         return Decision(email=email, action="wait", reason=f"mailbox '{name}' is not in the config any more")
@@ -246,7 +258,7 @@ async def _decide(rt: Runtime, email: Email, lead: Lead | None, round_: _Round) 
     missing = [s for s in chain[:1] if s not in rt.plugins.senders]
     if missing:
         return Decision(email=email, action="wait", reason=f"no plugin provides the sender '{missing[0]}'")
-    if lead is None:
+    if email.lead_id not in leads:
         return Decision(email=email, action="cancel", reason="the lead no longer exists")
     suppressed = rt.vault.hash_email(email.to_address) in round_.suppressed
     if suppressed:
@@ -268,7 +280,7 @@ async def _decide(rt: Runtime, email: Email, lead: Lead | None, round_: _Round) 
     if round_.room is not None and round_.room <= 0:
         return Decision(email=email, action="wait", reason="the global rate limit is reached")
     context = ComplianceContext(
-        lead=lead,
+        lead=leads[email.lead_id],
         mailbox=name,
         sender=chain[0],
         now=now,
