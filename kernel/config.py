@@ -8,6 +8,7 @@ does not know, and the error names the key, so a typo never passes silently.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -197,8 +198,12 @@ class Settings(_Section):
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
+@functools.lru_cache(maxsize=64)
 def parse_window(window: str) -> tuple[time, time | None]:
-    """``"09:00-17:00"`` as (start, end); an end of ``24:00`` is None (the end of the day)."""
+    """``"09:00-17:00"`` as (start, end); an end of ``24:00`` is None (the end of the day).
+
+    Cached: the planner asks for every email it considers.
+    """
     match = _WINDOW.match(window)
     if not match:
         raise ValueError(f"window must read HH:MM-HH:MM (for example 09:00-17:00), not {window!r}")

@@ -12,6 +12,7 @@ import logging.handlers
 import sys
 from pathlib import Path
 
+import msgspec
 import structlog
 
 _SHARED = [
@@ -20,6 +21,36 @@ _SHARED = [
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
+
+
+def _json(event: dict[str, object], **_: object) -> str:
+    """One event as JSON (msgspec; what it cannot encode is written as its ``repr``)."""
+    return msgspec.json.encode(event, enc_hook=repr).decode()
+
+
+class _RotatingLines(logging.handlers.RotatingFileHandler):
+    """A size-rotated log file that formats each record once.
+
+    The standard handler formats every record twice, once only to measure it for the
+    rollover; the worker writes a line per email sent, so that doubled cost shows.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write ``record`` as one line, rolling the file over first if it would grow too big."""
+        try:
+            line = self.format(record) + self.terminator
+            if self.stream is None:
+                self.stream = self._open()
+            if self.maxBytes and self.stream.tell() + len(line) >= self.maxBytes:
+                self.doRollover()
+                if self.stream is None:
+                    self.stream = self._open()
+            self.stream.write(line)
+            self.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
 
 
 def route_to_stdlib() -> None:
@@ -32,10 +63,17 @@ def route_to_stdlib() -> None:
     if structlog.is_configured():
         return
     structlog.configure(
-        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            # Events below every handler's level end here, before any formatting.
+            structlog.stdlib.filter_by_level,
+            *_SHARED,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
+        # Both configurations build the same chain (only stdlib's handlers differ), so a
+        # logger may keep the chain it first used rather than look it up on every event.
+        cache_logger_on_first_use=True,
     )
 
 
@@ -54,11 +92,17 @@ def configure_logging(data_dir: Path, *, level: str = "info", console_level: str
     path = log_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
 
-    file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=5)
+    file_handler = _RotatingLines(path, maxBytes=10_000_000, backupCount=5)
     file_handler.setLevel(level.upper())
     file_handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processor=structlog.processors.JSONRenderer(), foreign_pre_chain=_SHARED
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                # The traceback of log.exception(...) goes into the line as text.
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(serializer=_json),
+            ],
+            foreign_pre_chain=_SHARED,
         )
     )
     console = logging.StreamHandler(sys.stderr)
@@ -82,9 +126,16 @@ def configure_logging(data_dir: Path, *, level: str = "info", console_level: str
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     structlog.configure(
-        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            # Events below every handler's level end here, before any formatting.
+            structlog.stdlib.filter_by_level,
+            *_SHARED,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
+        # Both configurations build the same chain (only stdlib's handlers differ), so a
+        # logger may keep the chain it first used rather than look it up on every event.
+        cache_logger_on_first_use=True,
     )
     return path

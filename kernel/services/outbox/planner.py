@@ -166,6 +166,8 @@ class _Round:
     why: dict[str, str]
     room: int | None
     stopped: set[int]
+    #: The keyed hash of each email's recipient, by email id (made once per round).
+    hashes: dict[int, str | None]
     suppressed: set[str]
     public_url: str
     dry_run: bool
@@ -220,13 +222,15 @@ async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | 
     checks = list(rt.plugins.compliance_checks)
     # Leads hold personal data: decrypted only when some check will read them.
     leads = await _leads(rt, sorted({e.lead_id for e in emails}), whole=any(map(reads_lead, checks)))
+    hashes = {e.id: rt.vault.hash_email(e.to_address) for e in emails}
     round_ = _Round(
         now=now,
         allowance=allowance,
         why=why,
         room=room,
         stopped=await _stopped_leads(sorted({e.lead_id for e in emails if e.step_number > 1})),
-        suppressed=await suppressed_hashes(rt.vault.hash_email(e.to_address) for e in emails),
+        hashes=hashes,
+        suppressed=await suppressed_hashes(hashes.values()),
         public_url=_public_url(rt),
         dry_run=dry_run,
         checks=checks,
@@ -260,7 +264,7 @@ async def _decide(rt: Runtime, email: Email, leads: dict[int, Lead | None], roun
         return Decision(email=email, action="wait", reason=f"no plugin provides the sender '{missing[0]}'")
     if email.lead_id not in leads:
         return Decision(email=email, action="cancel", reason="the lead no longer exists")
-    suppressed = rt.vault.hash_email(email.to_address) in round_.suppressed
+    suppressed = round_.hashes[email.id] in round_.suppressed
     if suppressed:
         return Decision(email=email, action="cancel", reason="the address is on the suppression list")
     if email.lead_id in round_.stopped:
