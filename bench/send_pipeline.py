@@ -7,7 +7,8 @@ suppression, the compliance plugin's prepare and check), claim (conditional upda
 audit rows), send over one reused SMTP connection, and record (states, audit rows,
 follow-up scheduling). The built-in compliance plugin runs as it does for every user
 (suppression, sender identity, open pixel and tracked links, unsubscribe headers and
-footer). Caps, windows, gaps and the rate limit are off. The baseline is
+footer). Logging is what ``outreach worker`` sets up: a JSON line per event in the data
+directory's log file. Caps, windows, gaps and the rate limit are off. The baseline is
 aiosmtplib sending the same messages over one connection to the same aiosmtpd sink, in
 the same run; the ratio is pipeline throughput over baseline throughput.
 
@@ -32,6 +33,7 @@ os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 
 from outreach.kernel import OutgoingMessage, mime_bytes
 from outreach.kernel.config import parse_settings
+from outreach.kernel.logs import configure_logging
 from outreach.kernel.runtime import Runtime
 from outreach.kernel.store.engine import write_transaction
 from outreach.kernel.store.mapping import lead_columns
@@ -138,6 +140,7 @@ async def pipeline(port: int, count: int, batch: int, data_dir: Path) -> tuple[f
         },
         source="bench",
     )
+    configure_logging(settings.data_path, level="info", console_level="warning")
     rt = await Runtime.open(settings, load_entry_points=False)
     ids = await make_leads(rt, count)
     await rt.sequences.load_text(SEQUENCE, actor="bench")

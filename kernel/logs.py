@@ -1,6 +1,6 @@
 """Logging: JSON lines in ``<data dir>/logs/outreach.log`` and readable console output.
 
-Event names are past-tense verbs in snake_case (``lead_discovered``, ``email_sent``)
+Event names are past-tense verbs in snake_case (``lead_discovered``, ``emails_sent``)
 with ids and durations as fields. Personal data is never logged: log a lead's id,
 not its address.
 """

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import email
+import json
+import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -21,9 +23,10 @@ from outreach.kernel import (
     Verdict,
     hookimpl,
 )
+from outreach.kernel.logs import configure_logging
 from outreach.kernel.services import audit
 from outreach.kernel.services.outbox import actions
-from outreach.kernel.services.outbox.planner import explain
+from outreach.kernel.services.outbox.planner import due_query, explain
 from outreach.kernel.store.tables import EmailRow, SuppressionRow
 
 
@@ -291,3 +294,36 @@ async def test_the_worker_runs_in_the_background_of_serve_and_worker(
         await asyncio.sleep(0.05)
     assert (await rt.emails.count_by_state())["sent"] == 2
     assert len(list((data_dir / "outbox").glob("*.eml"))) == 2
+
+
+# -- what the worker costs ------------------------------------------------------------------
+
+
+async def test_due_emails_are_read_in_order_from_an_index_without_sorting(runtime) -> None:
+    query = due_query(datetime.now(UTC), 200, ["main"])
+    steps = " | ".join(row["detail"] for row in await EmailRow.raw(f"EXPLAIN QUERY PLAN {query}"))
+    assert "emails_state_due" in steps
+    assert "TEMP B-TREE" not in steps
+
+
+async def test_sent_emails_are_logged_once_per_batch_with_their_ids(
+    make_settings, make_runtime, tmp_path
+) -> None:
+    sender = Recorder()
+    rt = await make_runtime(
+        settings_for(make_settings, backend="recorder"), extra_plugins=[("recorder", RecorderPlugin(sender))]
+    )
+    log_file = configure_logging(tmp_path, level="info", console_level="critical")
+    try:
+        firsts = await enrolled(rt, 3)
+        assert (await rt.outbox.run_until_idle()).sent == 3
+    finally:
+        for handler in list(logging.getLogger().handlers):
+            if getattr(handler, "_outreach", False):
+                logging.getLogger().removeHandler(handler)
+                handler.close()
+    events = [json.loads(line) for line in log_file.read_text().splitlines()]
+    (sent,) = [e for e in events if e["event"] == "emails_sent"]
+    assert sent["count"] == 3
+    assert sent["sender"] == "recorder"
+    assert sorted(sent["email_ids"]) == sorted(firsts.values())

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 
 from outreach.kernel import ComplianceContext, OutgoingMessage, PluginContext, Verdict, public_url
@@ -30,27 +31,31 @@ RIGHT_TO_OBJECT = (
 )
 
 
-def _text(sender: str | None, address: str | None, link: str, first: bool) -> str:
+@functools.lru_cache(maxsize=64)
+def _footer_heads(sender: str | None, address: str | None, first: bool) -> tuple[str, str]:
+    """The text and HTML footer up to the unsubscribe link (the same for every email of a mailbox)."""
     lines = ["-- "]
     identity = " · ".join(part for part in (sender, address) if part)
     if identity:
         lines.append(identity)
     if first:
         lines += ["", RIGHT_TO_OBJECT]
-    lines += ["", f"Unsubscribe: {link}"]
-    return "\n".join(lines)
-
-
-def _html(sender: str | None, address: str | None, link: str, first: bool) -> str:
-    identity = " · ".join(html.escape(part) for part in (sender, address) if part)
+    lines += ["", ""]
     parts = ['<div class="outreach-footer" style="margin-top:24px;font-size:12px;color:#666">']
     if identity:
-        parts.append(f"<p>{identity}</p>")
+        parts.append(f"<p>{html.escape(identity)}</p>")
     if first:
         parts.append(f"<p>{html.escape(RIGHT_TO_OBJECT)}</p>")
-    parts.append(f'<p><a href="{html.escape(link, quote=True)}">Unsubscribe</a> from these emails.</p>')
-    parts.append("</div>")
-    return "".join(parts)
+    return "\n".join(lines), "".join(parts)
+
+
+def _footers(sender: str | None, address: str | None, link: str, first: bool) -> tuple[str, str]:
+    """The text and HTML footer of one email."""
+    text, markup = _footer_heads(sender, address, first)
+    return (
+        f"{text}Unsubscribe: {link}",
+        f'{markup}<p><a href="{html.escape(link, quote=True)}">Unsubscribe</a> from these emails.</p></div>',
+    )
 
 
 class UnsubscribeFooter:
@@ -78,7 +83,7 @@ class UnsubscribeFooter:
         first = message.step_number == 1
         return message.with_headers(
             {LIST_UNSUBSCRIBE: ", ".join(targets), LIST_UNSUBSCRIBE_POST: ONE_CLICK}
-        ).with_footer(_text(sender, address, link, first), _html(sender, address, link, first))
+        ).with_footer(*_footers(sender, address, link, first))
 
     async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
         """Block a message whose unsubscribe header or visible link was taken out after ``prepare``."""

@@ -78,11 +78,13 @@ async def claim(
     as they are now.
     """
     check_transition(EMAIL_MACHINE, E.QUEUED, E.SENDING)
-    by_version: dict[int, list[int]] = defaultdict(list)
+    # One update per version and first sender (the one tried first is stored with the
+    # claim, so that a crash during the send is reconciled with the right sender).
+    groups: dict[tuple[int, str | None], list[int]] = defaultdict(list)
     for email in emails:
-        by_version[email.version].append(email.id)
+        groups[(email.version, senders.get(email.id, email.sender_backend))].append(email.id)
     claimed_ids: set[int] = set()
-    for version, ids in by_version.items():
+    for (version, sender), ids in groups.items():
         rows = await (
             EmailRow.update(
                 {
@@ -91,6 +93,7 @@ async def claim(
                     EmailRow.claimed_by: owner,
                     EmailRow.claimed_at: now,
                     EmailRow.attempts: EmailRow.attempts + 1,
+                    EmailRow.sender_backend: sender or None,
                     EmailRow.updated_at: now,
                 }
             )
@@ -117,12 +120,6 @@ async def claim(
         for email in emails
         if email.id in claimed_ids
     ]
-    # The sender each email is tried with first, for reconciliation after a crash.
-    by_sender: dict[str, list[int]] = defaultdict(list)
-    for email in claimed:
-        by_sender[email.sender_backend or ""].append(email.id)
-    for sender, ids in by_sender.items():
-        await EmailRow.update({EmailRow.sender_backend: sender or None}).where(in_values(EmailRow.id, ids))
     await audit.record_many(_transition_audit(e.id, E.QUEUED, E.SENDING, owner_actor(owner)) for e in claimed)
     return claimed
 

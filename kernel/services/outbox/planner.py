@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
+from piccolo.query import Select
 
 from ...compliance import public_url
 from ...contracts import ComplianceContext, OutgoingMessage, VerdictAction
@@ -113,7 +114,8 @@ async def _allowances(rt: Runtime, now: datetime) -> tuple[dict[str, int], dict[
     return allowance, why, room
 
 
-async def _due(rt: Runtime, now: datetime, limit: int, mailboxes: list[str] | None) -> list[Email]:
+def due_query(now: datetime, limit: int, mailboxes: list[str] | None) -> Select:
+    """The first ``limit`` queued emails due at ``now`` (of these mailboxes), in due order."""
     query = EmailRow.select().where(
         (EmailRow.state == EmailState.QUEUED)
         & (EmailRow.needs_attention.eq(False))
@@ -121,9 +123,12 @@ async def _due(rt: Runtime, now: datetime, limit: int, mailboxes: list[str] | No
     )
     if mailboxes is not None:
         query = query.where(EmailRow.mailbox.is_in(mailboxes or [""]))
-    rows = await query.order_by(EmailRow.due_at).order_by(EmailRow.id).limit(limit)
+    return query.order_by(EmailRow.due_at).order_by(EmailRow.id).limit(limit)
+
+
+async def _due(rt: Runtime, now: datetime, limit: int, mailboxes: list[str] | None) -> list[Email]:
     emails = []
-    for position, row in enumerate(rows):
+    for position, row in enumerate(await due_query(now, limit, mailboxes)):
         emails.append(email_from_row(row, rt.vault))
         await breathe(position)
     return emails

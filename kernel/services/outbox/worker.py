@@ -309,17 +309,21 @@ class OutboxWorker:
             now=now,
             sequences=self._sequences,
         )
+        sent: dict[str | None, list[int]] = defaultdict(list)
         for email, old, new in events:
             self._rt.emails.notify(email, old, new, f"system:worker:{self.owner}")
             if new == EmailState.SENT:
                 stats.sent += 1
-                log.info("email_sent", email_id=email.id, lead_id=email.lead_id, sender=email.sender_backend)
+                sent[email.sender_backend].append(email.id)
             elif new == EmailState.FAILED:
                 stats.failed += 1
                 log.info("email_failed", email_id=email.id, lead_id=email.lead_id)
             else:
                 stats.retried += 1
         stats.uncertain += sum(1 for o in outcomes if o.kind == "uncertain")
+        # One line per sender and batch: a line per email cost more than recording it did.
+        for sender, ids in sent.items():
+            log.info("emails_sent", sender=sender, count=len(ids), email_ids=ids)
 
     async def run_until_idle(self, *, max_rounds: int | None = None) -> RoundStats:
         """Rounds until one finds nothing to do now; the totals."""
