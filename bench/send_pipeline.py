@@ -9,8 +9,9 @@ follow-up scheduling). The built-in compliance plugin runs as it does for every 
 (suppression, sender identity, open pixel and tracked links, unsubscribe headers and
 footer). Logging is what ``outreach worker`` sets up: a JSON line per event in the data
 directory's log file. Caps, windows, gaps and the rate limit are off. The baseline is
-aiosmtplib sending the same messages over one connection to the same aiosmtpd sink, in
-the same run; the ratio is pipeline throughput over baseline throughput.
+aiosmtplib sending the same messages (the bytes the sink received from the worker, with
+their envelopes) over one connection to the same aiosmtpd sink, in the same run; the
+ratio is pipeline throughput over baseline throughput.
 
     python bench/send_pipeline.py [--emails 2000] [--batch 200] [--repeat 3]
 """
@@ -23,15 +24,14 @@ import os
 import sys
 import tempfile
 import time
-from email.utils import parseaddr
 from pathlib import Path
 
 import aiosmtplib
+import msgspec
 from aiosmtpd.smtp import SMTP
 
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 
-from outreach.kernel import OutgoingMessage, mime_bytes
 from outreach.kernel.config import parse_settings
 from outreach.kernel.logs import configure_logging
 from outreach.kernel.runtime import Runtime
@@ -57,24 +57,47 @@ delay_days = 3
 """
 
 
-class CountingHandler:
-    """Accepts everything and counts it (the same sink for both runs)."""
+#: What the sink received: (sender, recipients, message bytes) for each message.
+Kept = list[tuple[str, list[str], bytes]]
+
+
+class KeepingHandler:
+    """Accepts everything and keeps it (envelope and bytes) until the benchmark takes it."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.kept: Kept = []
 
     async def handle_DATA(self, server, session, envelope) -> str:
         self.count += 1
+        self.kept.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 2.0.0 Ok"
 
 
+def _write(path: Path, kept: Kept) -> None:
+    path.write_bytes(msgspec.msgpack.encode(kept))
+
+
+def _read(path: Path) -> Kept:
+    return msgspec.msgpack.decode(path.read_bytes(), type=Kept)
+
+
 async def run_sink() -> None:
-    """The sink process: print the port, accept mail, print the count when stdin closes."""
-    handler = CountingHandler()
+    """The sink process: print the port, accept mail, answer commands on stdin.
+
+    ``take PATH`` writes what arrived since the last take to PATH (msgpack) and prints how
+    many messages that was; at the end of stdin it prints how many arrived in all.
+    """
+    handler = KeepingHandler()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: SMTP(handler, hostname="sink.bench"), "127.0.0.1", 0)
     print(server.sockets[0].getsockname()[1], flush=True)
-    await loop.run_in_executor(None, sys.stdin.read)
+    while line := await loop.run_in_executor(None, sys.stdin.readline):
+        command, _, path = line.strip().partition(" ")
+        if command == "take":
+            _write(Path(path), handler.kept)
+            print(len(handler.kept), flush=True)
+            handler.kept = []
     print(handler.count, flush=True)
 
 
@@ -83,6 +106,18 @@ async def start_sink() -> asyncio.subprocess.Process:
         sys.executable, __file__, "--sink", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )
     return sink
+
+
+async def take(sink: asyncio.subprocess.Process, path: Path) -> Kept:
+    """What the sink received since the last take: (sender, recipients, message bytes)."""
+    assert sink.stdin is not None
+    assert sink.stdout is not None
+    sink.stdin.write(f"take {path}\n".encode())
+    await sink.stdin.drain()
+    count = int(await sink.stdout.readline())
+    kept = _read(path)
+    assert len(kept) == count
+    return kept
 
 
 async def make_leads(rt: Runtime, count: int) -> list[int]:
@@ -105,14 +140,13 @@ async def make_leads(rt: Runtime, count: int) -> list[int]:
     return [r["id"] for r in await LeadRow.select(LeadRow.id).order_by(LeadRow.id)]
 
 
-async def baseline(port: int, messages: list[OutgoingMessage]) -> float:
-    """Seconds for raw aiosmtplib to send ``messages`` over one connection."""
-    prepared = [(parseaddr(m.from_address)[1], parseaddr(m.to_address)[1], mime_bytes(m)) for m in messages]
+async def baseline(port: int, messages: Kept) -> float:
+    """Seconds for raw aiosmtplib to send ``messages`` (envelope and bytes) over one connection."""
     start = time.perf_counter()
     client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
     await client.connect()
-    for sender, recipient, data in prepared:
-        await client.sendmail(sender, [recipient], data)
+    for sender, recipients, data in messages:
+        await client.sendmail(sender, recipients, data)
     await client.quit()
     return time.perf_counter() - start
 
@@ -178,21 +212,13 @@ async def main() -> None:
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             enroll_s, send_s, rt = await pipeline(port, args.emails, args.batch, Path(tmp))
-            page = await rt.emails.list(per_page=args.emails)
-            messages = [
-                OutgoingMessage(
-                    email_id=e.id,
-                    message_id=f"<baseline-{e.id}@bench.example>",
-                    from_address=e.from_address or "",
-                    to_address=e.to_address or "",
-                    subject=e.subject,
-                    text=e.body_text,
-                    html=e.body_html,
-                )
-                for e in page.items
-            ]
             await rt.close()
-        base_runs.append(await baseline(port, messages))
+            # The baseline sends the very bytes the worker delivered, footer and headers included.
+            sent = await take(sink, Path(tmp) / "sent.msgpack")
+            assert len(sent) == args.emails
+            size = sum(len(data) for _, _, data in sent) // len(sent)
+            base_runs.append(await baseline(port, sent))
+            assert [m[2] for m in await take(sink, Path(tmp) / "again.msgpack")] == [m[2] for m in sent]
         send_runs.append(send_s)
         enroll_runs.append(enroll_s)
     sink.stdin.close()
@@ -203,7 +229,10 @@ async def main() -> None:
     n = args.emails
     base_s, send_s, enroll_s = min(base_runs), min(send_runs), min(enroll_runs)
     base_rate, send_rate, total_rate = n / base_s, n / send_s, n / (enroll_s + send_s)
-    print(f"emails: {n}, batch: {args.batch}, best of {args.repeat} runs each; the sink received {received}")
+    print(
+        f"emails: {n} of {size} bytes on average, batch: {args.batch}, best of {args.repeat} runs each;"
+        f" the sink received {received}"
+    )
     print(f"baseline  raw aiosmtplib, one connection    : {base_s:6.2f} s  {base_rate:7.0f} emails/s")
     print(f"pipeline  worker (plan, claim, send, record): {send_s:6.2f} s  {send_rate:7.0f} emails/s")
     print(f"pipeline  enrollment (render, queue)        : {enroll_s:6.2f} s  {n / enroll_s:7.0f} emails/s")

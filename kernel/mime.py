@@ -44,6 +44,8 @@ def _fold(name: str, value: str) -> str:
 def _header(name: str, value: str) -> str:
     value = " ".join(value.split())
     if value.isascii():
+        if len(name) + 2 + len(value) <= _FOLD_AT:
+            return f"{name}: {value}"  # most headers: nothing to fold
         return _fold(name, value)
     encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
     return f"{name}: {encoded}"

@@ -9,7 +9,6 @@ one insert, because SQLite pays per statement and per commit, not per row.
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from ...store.tables import EmailRow, EnrollmentRow, MailboxRow, SuppressionRow
 from .. import audit
 from ..transitions import utcnow
 from .policy import add_delay
+from .slices import breathe
 
 if TYPE_CHECKING:
     from ...runtime import Runtime
@@ -49,16 +49,6 @@ class Outcome(msgspec.Struct, kw_only=True):
     provider_message_id: str | None = None
     provider_thread_id: str | None = None
     accepted_at: datetime | None = None
-
-
-async def breathe(position: int, every: int = 8) -> None:
-    """Let other tasks run now and then during a long loop of CPU work.
-
-    A batch is being sent meanwhile; its servers' replies are handled promptly only
-    if planning and recording yield to the event loop between units of work.
-    """
-    if position % every == every - 1:
-        await asyncio.sleep(0)
 
 
 def _transition_audit(email_id: int, old: str, new: str, actor: str, **new_values: Any) -> Any:
@@ -248,6 +238,7 @@ async def record(
     async with write_transaction():
         sent_ids = await _record_sent([o for o in outcomes if o.kind == "sent"], owner, now)
         for outcome in outcomes:
+            await breathe()
             email = outcome.email
             if outcome.kind == "sent":
                 if email.id not in sent_ids:

@@ -33,9 +33,9 @@ from ...store.mapping import email_from_row, lead_from_row
 from ...store.tables import EmailRow, EnrollmentRow, LeadRow
 from ..followups import STOPPING_STATES, suppressed_hashes
 from ..mailboxes import SENT_STATES
-from .ledger import breathe
 from .messages import outgoing, redact_address
 from .policy import cap_for_day, day_start, gap_after, window_opening
+from .slices import breathe
 
 if TYPE_CHECKING:
     from ...runtime import Runtime
@@ -128,9 +128,9 @@ def due_query(now: datetime, limit: int, mailboxes: list[str] | None) -> Select:
 
 async def _due(rt: Runtime, now: datetime, limit: int, mailboxes: list[str] | None) -> list[Email]:
     emails = []
-    for position, row in enumerate(await due_query(now, limit, mailboxes)):
+    for row in await due_query(now, limit, mailboxes):
         emails.append(email_from_row(row, rt.vault))
-        await breathe(position)
+        await breathe()
     return emails
 
 
@@ -142,9 +142,9 @@ async def _leads(rt: Runtime, ids: list[int], *, whole: bool) -> dict[int, Lead 
         )
     rows = await LeadRow.select().where(in_values(LeadRow.id, ids))
     leads: dict[int, Lead | None] = {}
-    for position, row in enumerate(rows):
+    for row in rows:
         leads[row["id"]] = lead_from_row(row, rt.vault)
-        await breathe(position)
+        await breathe()
     return leads
 
 
@@ -242,11 +242,11 @@ async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | 
         preparers=[c for c in checks if isinstance(c, MessagePreparer)],
     )
     sending = 0
-    for position, email in enumerate(emails):
+    for email in emails:
         if not dry_run and sending >= limit:
             break
         decision = await _decide(rt, email, leads, round_)
-        await breathe(position, every=4)
+        await breathe()
         if decision.action == "send":
             sending += 1
             allowance[email.mailbox or ""] -= 1

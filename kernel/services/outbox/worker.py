@@ -30,6 +30,7 @@ from .ledger import Outcome, claim, pace_mailboxes, record, switch_sender
 from .planner import Decision, Plan, plan
 from .policy import retry_delay
 from .reconcile import LIVE_OWNERS, reconcile
+from .slices import breathe
 
 if TYPE_CHECKING:
     from ...runtime import Runtime
@@ -233,6 +234,7 @@ class OutboxWorker:
             else:
                 stats.blocked += 1
         for email in claimed:
+            await breathe()
             rt.emails.notify(email, EmailState.QUEUED, EmailState.SENDING, "system:outbox")
         stats.claimed = len(claimed)
         return claimed
@@ -311,6 +313,7 @@ class OutboxWorker:
         )
         sent: dict[str | None, list[int]] = defaultdict(list)
         for email, old, new in events:
+            await breathe()
             self._rt.emails.notify(email, old, new, f"system:worker:{self.owner}")
             if new == EmailState.SENT:
                 stats.sent += 1
