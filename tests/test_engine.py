@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -51,6 +52,21 @@ async def test_ready_takes_only_approved_leads_with_an_address(runtime) -> None:
     ).lifecycle_state == "pending_review"
     explicit = await runtime.enrollment.mark_ready([pending.id, 999], actor="test")
     assert explicit.skipped == {pending.id: "is pending_review, not approved", 999: "no such lead"}
+
+
+async def test_two_enrollments_at_once_enroll_each_lead_once_across_chunks(runtime) -> None:
+    await runtime.sequences.load_text(SEQUENCE, actor="test")
+    ids = await ready_leads(runtime, 450)  # three chunks of at most 200, each its own transaction
+    first, second = await asyncio.gather(
+        runtime.enrollment.enroll("intro", ids, actor="a"),
+        runtime.enrollment.enroll("intro", list(reversed(ids)), actor="b"),
+    )
+    assert sorted([*first.enrolled, *second.enrolled]) == ids
+    assert set(first.enrolled).isdisjoint(second.enrolled)
+    assert sorted([*first.skipped, *second.skipped]) == ids
+    assert await EmailRow.count() == 450
+    rows = await EmailRow.select(EmailRow.lead).where(EmailRow.step_number == 1)
+    assert Counter(row["lead"] for row in rows) == Counter(ids)
 
 
 async def test_enrollment_queues_step_one_rendered_once_and_never_twice(runtime) -> None:

@@ -34,6 +34,7 @@ from .leads import BulkResult
 from .outbox.messages import make_message_id
 from .outbox.policy import add_delay
 from .sequences import step_source
+from .slices import breathe
 from .transitions import utcnow
 
 if TYPE_CHECKING:
@@ -88,7 +89,11 @@ class EnrollmentService:
     # -- enroll ----------------------------------------------------------------------
 
     async def enroll(self, reference: str | int, lead_ids: list[int] | None, *, actor: str) -> EnrollResult:
-        """Enroll ready leads (these, or all) in a sequence and queue each one's first email."""
+        """Enroll ready leads (these, or all) in a sequence and queue each one's first email.
+
+        Written in chunks of 200 leads, each in its own transaction: after an error,
+        enrolling again skips the leads that were enrolled.
+        """
         sequence = await self._rt.sequences.find(reference)
         if not sequence.steps:
             raise SequenceError(f"Sequence '{sequence.name}' has no steps.")
@@ -106,6 +111,7 @@ class EnrollmentService:
         suppressed = await suppressed_hashes(r["email_hash"] for r in rows)
         candidates: list[Lead] = []
         for row in rows:
+            await breathe()
             lead = lead_from_row(row, self._rt.vault)
             if lead.lifecycle_state != LeadState.READY_FOR_OUTREACH:
                 result.skipped[lead.id] = (
@@ -122,6 +128,7 @@ class EnrollmentService:
         step = sequence.steps[0]
         prepared: list[tuple[Lead, str, dict[str, Any]]] = []
         for lead, mailbox in zip(candidates, await self._rt.mailboxes.assign(len(candidates)), strict=True):
+            await breathe()
             settings = self._rt.mailboxes.settings_of(mailbox)
             try:
                 rendered = render_template(
@@ -169,57 +176,64 @@ class EnrollmentService:
         result: EnrollResult,
         actor: str,
     ) -> None:
-        async with write_transaction():
-            # Checked inside the write lock, so two enrollments at once cannot both pass.
-            ids = [lead.id for lead, _, _ in prepared]
-            busy: dict[int, str] = {}
-            for row in await EnrollmentRow.select(
-                EnrollmentRow.lead, EnrollmentRow.state, EnrollmentRow.sequence.name.as_alias("seq")
-            ).where(in_values(EnrollmentRow.lead, ids)):
-                busy.setdefault(row["lead"], row["seq"])
-            audits = []
-            for start in range(0, len(prepared), 200):
-                chunk = [(lead, mailbox, values) for lead, mailbox, values in prepared[start : start + 200]]
-                fresh = []
-                for lead, mailbox, values in chunk:
-                    if lead.id in busy:
-                        result.skipped[lead.id] = f"is already enrolled in sequence '{busy[lead.id]}'"
-                    else:
-                        fresh.append((lead, mailbox, values))
-                if not fresh:
-                    continue
-                await EnrollmentRow.insert(
-                    *[
-                        EnrollmentRow(
-                            lead=lead.id,
-                            sequence=sequence.id,
-                            enrollment_key=f"{lead.id}:{sequence.id}",
-                            mailbox=mailbox,
-                            last_step=1,
-                        )
-                        for lead, mailbox, _ in fresh
-                    ]
+        # A transaction per chunk: the outbox may start on the first emails while the
+        # rest are written, and no one waits long for SQLite's single write lock.
+        for start in range(0, len(prepared), 200):
+            async with write_transaction():
+                await self._insert_chunk(sequence, prepared[start : start + 200], result, actor)
+
+    async def _insert_chunk(
+        self,
+        sequence: Sequence,
+        chunk: list[tuple[Lead, str, dict[str, Any]]],
+        result: EnrollResult,
+        actor: str,
+    ) -> None:
+        # Checked inside the write lock, so two enrollments at once cannot both pass.
+        busy: dict[int, str] = {}
+        for row in await EnrollmentRow.select(
+            EnrollmentRow.lead, EnrollmentRow.state, EnrollmentRow.sequence.name.as_alias("seq")
+        ).where(in_values(EnrollmentRow.lead, [lead.id for lead, _, _ in chunk])):
+            busy.setdefault(row["lead"], row["seq"])
+        fresh = []
+        for lead, mailbox, values in chunk:
+            if lead.id in busy:
+                result.skipped[lead.id] = f"is already enrolled in sequence '{busy[lead.id]}'"
+            else:
+                fresh.append((lead, mailbox, values))
+        if not fresh:
+            return
+        await EnrollmentRow.insert(
+            *[
+                EnrollmentRow(
+                    lead=lead.id,
+                    sequence=sequence.id,
+                    enrollment_key=f"{lead.id}:{sequence.id}",
+                    mailbox=mailbox,
+                    last_step=1,
                 )
-                inserted = await EmailRow.insert(
-                    *[EmailRow(**email_columns(values, self._rt.vault)) for _, _, values in fresh]
-                ).returning(EmailRow.id, EmailRow.lead)
-                for row in inserted:
-                    result.enrolled[row["lead"]] = row["id"]
-                    audits.append(
-                        audit.audit_values(
-                            "email",
-                            row["id"],
-                            "queued",
-                            actor,
-                            new={"state": "queued", "sequence": sequence.name, "step": 1},
-                        )
-                    )
-                    audits.append(
-                        audit.audit_values(
-                            "lead", row["lead"], "enrolled", actor, new={"sequence": sequence.name}
-                        )
-                    )
-            await audit.record_many(audits)
+                for lead, mailbox, _ in fresh
+            ]
+        )
+        inserted = await EmailRow.insert(
+            *[EmailRow(**email_columns(values, self._rt.vault)) for _, _, values in fresh]
+        ).returning(EmailRow.id, EmailRow.lead)
+        audits = []
+        for row in inserted:
+            result.enrolled[row["lead"]] = row["id"]
+            audits.append(
+                audit.audit_values(
+                    "email",
+                    row["id"],
+                    "queued",
+                    actor,
+                    new={"state": "queued", "sequence": sequence.name, "step": 1},
+                )
+            )
+            audits.append(
+                audit.audit_values("lead", row["lead"], "enrolled", actor, new={"sequence": sequence.name})
+            )
+        await audit.record_many(audits)
 
     # -- follow-ups ------------------------------------------------------------------
 

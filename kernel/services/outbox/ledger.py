@@ -22,9 +22,9 @@ from ...store.engine import write_transaction
 from ...store.filters import in_values
 from ...store.tables import EmailRow, EnrollmentRow, MailboxRow, SuppressionRow
 from .. import audit
+from ..slices import breathe
 from ..transitions import utcnow
 from .policy import add_delay
-from .slices import breathe
 
 if TYPE_CHECKING:
     from ...runtime import Runtime

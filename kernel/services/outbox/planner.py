@@ -33,9 +33,9 @@ from ...store.mapping import email_from_row, lead_from_row
 from ...store.tables import EmailRow, EnrollmentRow, LeadRow
 from ..followups import STOPPING_STATES, suppressed_hashes
 from ..mailboxes import SENT_STATES
+from ..slices import breathe
 from .messages import outgoing, redact_address
 from .policy import cap_for_day, day_start, gap_after, window_opening
-from .slices import breathe
 
 if TYPE_CHECKING:
     from ...runtime import Runtime

@@ -25,12 +25,12 @@ import structlog
 from ...models import Email, Sequence
 from ...states import EmailState
 from ...store.engine import write_transaction
+from ..slices import breathe
 from .delivery import deliver, first_up
 from .ledger import Outcome, claim, pace_mailboxes, record, switch_sender
 from .planner import Decision, Plan, plan
 from .policy import retry_delay
 from .reconcile import LIVE_OWNERS, reconcile
-from .slices import breathe
 
 if TYPE_CHECKING:
     from ...runtime import Runtime

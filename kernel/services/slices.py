@@ -1,10 +1,10 @@
 """Yielding to the event loop during long loops of CPU work, by time rather than by count.
 
-The worker plans and records one batch while the previous batch is with the servers,
-all on one event loop. A server's reply is read only when the loop gets control back,
-so every microsecond a loop of planning or recording keeps it is a microsecond the
-conversation stands still. Loops call :func:`breathe` between items: it reads the
-clock and yields only once the current slice of work is used up.
+One event loop serves the web pages, the outbox worker's SMTP conversations and every
+job. A server's reply or a browser's request is read only when the loop gets control
+back, so every microsecond a loop of planning, recording or rendering keeps it is a
+microsecond everything else stands still. Such loops call :func:`breathe` between
+items: it reads the clock and yields only once the current slice of work is used up.
 """
 
 from __future__ import annotations
