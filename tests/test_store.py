@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,7 +11,9 @@ from outreach.kernel import DiscoveredBusiness
 from outreach.kernel.crypto import Vault, key_file, load_vault
 from outreach.kernel.errors import ConfigError, OutreachError
 from outreach.kernel.runtime import Runtime
-from outreach.kernel.store.engine import migrate
+from outreach.kernel.store.bulk import insert_rows
+from outreach.kernel.store.engine import migrate, write_transaction
+from outreach.kernel.store.tables import EmailRow
 
 
 async def test_database_is_created_migrated_and_in_wal_mode(runtime, data_dir) -> None:
@@ -131,3 +134,28 @@ async def test_keys_rotate_refuses_an_environment_key_unless_asked(
     assert Vault.from_json(report.new_key_material, source="printed").hash_email(
         "a@b.example"
     ) == rt.vault.hash_email("a@b.example")
+
+
+async def test_bulk_inserted_rows_read_back_as_piccolo_inserted_ones(runtime) -> None:
+    lead, _ = await runtime.leads.upsert_discovered(DiscoveredBusiness(business_name="Bulk"), "test")
+    values = {
+        "lead": lead.id,
+        "subject": "Hello",
+        "body_text": "Hi",
+        "due_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "references": ["<a@b.example>"],
+        "needs_attention": True,
+    }
+    await EmailRow.insert(EmailRow(**values, dedupe_key="orm"))
+    async with write_transaction():
+        await insert_rows(EmailRow, [{**values, "dedupe_key": "bulk"}])
+    await insert_rows(EmailRow, [{**values, "dedupe_key": "outside"}])  # no transaction: through Piccolo
+    orm, bulk, outside = await EmailRow.select().order_by(EmailRow.id)
+    for row in (bulk, outside):
+        differing = {key for key in orm if orm[key] != row[key]}
+        assert differing <= {"id", "dedupe_key", "created_at", "updated_at"}
+        assert row["created_at"].tzinfo is not None  # the column's own default
+    assert (bulk["state"], bulk["version"], bulk["attempts"]) == ("queued", 1, 0)
+    with pytest.raises(ValueError, match="no column 'subjekt'"):
+        async with write_transaction():
+            await insert_rows(EmailRow, [{"lead": lead.id, "dedupe_key": "typo", "subjekt": "x"}])

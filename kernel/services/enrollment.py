@@ -22,6 +22,7 @@ import structlog
 from ..errors import SequenceError, TemplateError
 from ..models import Email, Enrollment, Lead, Sequence
 from ..states import EmailState, LeadState
+from ..store.bulk import insert_rows
 from ..store.engine import write_transaction
 from ..store.filters import in_values
 from ..store.mapping import email_columns, email_from_row, enrollment_from_row, lead_from_row
@@ -203,21 +204,23 @@ class EnrollmentService:
                 fresh.append((lead, mailbox, values))
         if not fresh:
             return
-        await EnrollmentRow.insert(
-            *[
-                EnrollmentRow(
-                    lead=lead.id,
-                    sequence=sequence.id,
-                    enrollment_key=f"{lead.id}:{sequence.id}",
-                    mailbox=mailbox,
-                    last_step=1,
-                )
+        await insert_rows(
+            EnrollmentRow,
+            [
+                {
+                    "lead": lead.id,
+                    "sequence": sequence.id,
+                    "enrollment_key": f"{lead.id}:{sequence.id}",
+                    "mailbox": mailbox,
+                    "last_step": 1,
+                }
                 for lead, mailbox, _ in fresh
-            ]
+            ],
         )
-        inserted = await EmailRow.insert(
-            *[EmailRow(**email_columns(values, self._rt.vault)) for _, _, values in fresh]
-        ).returning(EmailRow.id, EmailRow.lead)
+        await insert_rows(EmailRow, [email_columns(values, self._rt.vault) for _, _, values in fresh])
+        inserted = await EmailRow.select(EmailRow.id, EmailRow.lead).where(
+            in_values(EmailRow.dedupe_key, [values["dedupe_key"] for _, _, values in fresh])
+        )
         audits = []
         for row in inserted:
             result.enrolled[row["lead"]] = row["id"]

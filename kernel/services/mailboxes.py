@@ -9,6 +9,7 @@ sent (for the ramp-up); rows of mailboxes removed from the config stay, inactive
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,12 @@ if TYPE_CHECKING:
 
 #: Email states that used a slot of the day's cap (claimed, whatever happened after).
 SENT_STATES = ("sending", "sent", "delivered", "opened", "replied", "categorized", "bounced")
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(from_address: str) -> tuple[str, str]:
+    """A mailbox's display name and address (asked for every email enrolled, so cached)."""
+    return parseaddr(from_address)
 
 
 class MailboxStatus(msgspec.Struct, kw_only=True):
@@ -106,7 +113,7 @@ class MailboxService:
     def sender_name(self, name: str | None) -> str:
         """The display name a template's ``sender_name`` shows for mailbox ``name``."""
         mailbox = self.settings_of(name) if name else next(iter(self._by_name.values()))
-        display, address = parseaddr(mailbox.from_address)
+        display, address = _parsed(mailbox.from_address)
         return display or self._rt.settings.compliance.sender_name or address.split("@")[0]
 
     def check_senders(self) -> list[str]:
