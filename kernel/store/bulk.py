@@ -48,13 +48,13 @@ async def insert_rows(table: type[Table], rows: list[dict[str, Any]]) -> None:
     columns = [column for column in table._meta.columns if not column._meta.primary_key]
     names = ", ".join(f'"{column._meta.db_column_name}"' for column in columns)
     marks = ", ".join("?" for _ in columns)
-    defaults = {column._meta.name: _default(column) for column in columns}
+    # (name, default, column) once per call: Piccolo's column names are properties.
+    known = [(column._meta.name, _default(column), column) for column in columns]
+    names_known = {name for name, _, _ in known}
     values = []
     for row in rows:
-        unknown = row.keys() - defaults.keys()
+        unknown = row.keys() - names_known
         if unknown:
             raise ValueError(f"{table._meta.tablename} has no column {sorted(unknown)[0]!r}")
-        values.append(
-            tuple(_sql(row.get(column._meta.name, defaults[column._meta.name]), column) for column in columns)
-        )
+        values.append(tuple(_sql(row.get(name, default), column) for name, default, column in known))
     await connection.executemany(f'INSERT INTO "{table._meta.tablename}" ({names}) VALUES ({marks})', values)
