@@ -32,7 +32,7 @@ class _RotatingLines(logging.handlers.RotatingFileHandler):
     """A size-rotated log file that formats each record once.
 
     The standard handler formats every record twice, once only to measure it for the
-    rollover; the worker writes a line per email sent, so that doubled cost shows.
+    rollover; with many events a second (inbound mail, pages, the outbox) that shows.
     """
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -53,15 +53,8 @@ class _RotatingLines(logging.handlers.RotatingFileHandler):
             self.handleError(record)
 
 
-def route_to_stdlib() -> None:
-    """Send structlog events through stdlib logging, unless logging was configured already.
-
-    structlog's own default prints every event to stdout, which would mix log lines
-    into output meant for scripts; through stdlib, an unconfigured process shows only
-    warnings, on stderr.
-    """
-    if structlog.is_configured():
-        return
+def _configure_structlog() -> None:
+    """structlog's chain, ending in stdlib logging (the same whichever handlers stdlib has)."""
     structlog.configure(
         processors=[
             # Events below every handler's level end here, before any formatting.
@@ -71,10 +64,22 @@ def route_to_stdlib() -> None:
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        # Both configurations build the same chain (only stdlib's handlers differ), so a
-        # logger may keep the chain it first used rather than look it up on every event.
+        # The chain never changes (only stdlib's handlers do), so a logger may keep the
+        # chain it first used rather than look it up on every event.
         cache_logger_on_first_use=True,
     )
+
+
+def route_to_stdlib() -> None:
+    """Send structlog events through stdlib logging, unless logging was configured already.
+
+    structlog's own default prints every event to stdout, which would mix log lines
+    into output meant for scripts; through stdlib, an unconfigured process shows only
+    warnings, on stderr.
+    """
+    if structlog.is_configured():
+        return
+    _configure_structlog()
 
 
 def log_path(data_dir: Path) -> Path:
@@ -125,17 +130,5 @@ def configure_logging(data_dir: Path, *, level: str = "info", console_level: str
     for noisy in ("piccolo", "httpx", "httpcore", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    structlog.configure(
-        processors=[
-            # Events below every handler's level end here, before any formatting.
-            structlog.stdlib.filter_by_level,
-            *_SHARED,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        # Both configurations build the same chain (only stdlib's handlers differ), so a
-        # logger may keep the chain it first used rather than look it up on every event.
-        cache_logger_on_first_use=True,
-    )
+    _configure_structlog()
     return path
