@@ -296,6 +296,26 @@ async def test_the_worker_runs_in_the_background_of_serve_and_worker(
     assert len(list((data_dir / "outbox").glob("*.eml"))) == 2
 
 
+async def test_enrolling_wakes_the_background_worker_without_waiting_for_its_poll(
+    make_settings, make_runtime
+) -> None:
+    rt = await make_runtime(settings_for(make_settings, poll_seconds=300))
+    await rt.sequences.load_text(SEQUENCE, actor="test")
+    ids = await ready_leads(rt, 3)
+    rt.outbox.start()
+    try:
+        await asyncio.sleep(0.3)  # the worker found nothing and now pauses for 300 s
+        assert (await rt.emails.count_by_state()).get("sent", 0) == 0
+        await rt.enrollment.enroll("intro", ids, actor="test")
+        for _ in range(100):
+            if (await rt.emails.count_by_state()).get("sent") == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert (await rt.emails.count_by_state())["sent"] == 3
+    finally:
+        await rt.outbox.stop()
+
+
 # -- what the worker costs ------------------------------------------------------------------
 
 

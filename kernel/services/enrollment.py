@@ -177,11 +177,12 @@ class EnrollmentService:
         result: EnrollResult,
         actor: str,
     ) -> None:
-        # A transaction per chunk: the outbox may start on the first emails while the
-        # rest are written, and no one waits long for SQLite's single write lock.
+        # A transaction per chunk: the outbox starts on the first emails (woken at once)
+        # while the rest are written, and no one waits long for SQLite's single write lock.
         for start in range(0, len(prepared), 200):
             async with write_transaction():
                 await self._insert_chunk(sequence, prepared[start : start + 200], result, actor)
+            self._rt.outbox.wake()
 
     async def _insert_chunk(
         self,

@@ -86,6 +86,8 @@ class OutboxWorker:
         self._sequences: dict[int, Sequence] = {}
         self._sequences_at = float("-inf")
         self._stop = asyncio.Event()
+        #: Set by :meth:`wake` (and :meth:`stop`): the pause between idle rounds ends early.
+        self._woken = asyncio.Event()
 
     async def _housekeeping(self, stats: RoundStats, *, force: bool) -> bool:
         """Reconcile and queue due follow-ups, at most once per ``poll_seconds`` while busy."""
@@ -191,7 +193,16 @@ class OutboxWorker:
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+            await asyncio.wait_for(self._woken.wait(), timeout=seconds)
+        self._woken.clear()
+
+    def wake(self) -> None:
+        """Start the next round now rather than after ``poll_seconds``: emails were just queued.
+
+        A worker in this process sends them at once; one in another process finds them
+        at its next poll.
+        """
+        self._woken.set()
 
     async def _apply(self, current: Plan, stats: RoundStats) -> list[Email]:
         rt, now = self._rt, current.now
@@ -343,11 +354,13 @@ class OutboxWorker:
     def start(self) -> None:
         """Run :meth:`run_forever` as a background task."""
         self._stop.clear()
+        self._woken.clear()
         self._task = asyncio.create_task(self.run_forever())
 
     async def stop(self) -> None:
         """Stop the background task; an email in flight is left for reconciliation."""
         self._stop.set()
+        self._woken.set()
         if self._task is not None:
             task, self._task = self._task, None
             try:
