@@ -11,7 +11,8 @@ from engine_helpers import LEGAL, Clock, enrolled, mailbox
 
 from outreach.kernel import ComplianceContext, OutgoingMessage, SendReceipt, compliance_problems, hookimpl
 from outreach.kernel.config import MailboxSettings, parse_settings
-from outreach.kernel.services.outbox.planner import explain, plan
+from outreach.kernel.services.outbox.dry_run import explain
+from outreach.kernel.services.outbox.planner import plan
 from outreach.kernel.services.outbox.worker import RoundStats
 from outreach.plugins.compliance.footer import RIGHT_TO_OBJECT
 

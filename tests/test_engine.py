@@ -13,7 +13,7 @@ from outreach.kernel import (
     DiscoveredBusiness,
 )
 from outreach.kernel.services import audit
-from outreach.kernel.services.outbox.planner import explain
+from outreach.kernel.services.outbox.dry_run import explain
 from outreach.kernel.services.outbox.policy import add_delay, window_opening
 from outreach.kernel.states import EmailState
 from outreach.kernel.store.tables import EmailRow, LeadRow

@@ -26,7 +26,8 @@ from outreach.kernel import (
 from outreach.kernel.logs import configure_logging
 from outreach.kernel.services import audit
 from outreach.kernel.services.outbox import actions
-from outreach.kernel.services.outbox.planner import due_query, explain
+from outreach.kernel.services.outbox.dry_run import explain
+from outreach.kernel.services.outbox.planner import due_query
 from outreach.kernel.store.tables import EmailRow, SuppressionRow
 
 

@@ -6,7 +6,7 @@ import click
 
 from outreach.kernel.runtime import Runtime
 from outreach.kernel.services.outbox import actions
-from outreach.kernel.services.outbox.planner import explain
+from outreach.kernel.services.outbox.dry_run import explain
 from outreach.kernel.states import EmailState
 
 from .common import CLI_ACTOR, echo_json, with_runtime

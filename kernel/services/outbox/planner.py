@@ -30,7 +30,7 @@ from ...states import EmailState
 from ...store.engine import read_transaction
 from ...store.filters import in_values
 from ...store.mapping import email_from_row, lead_from_row
-from ...store.tables import EmailRow, EnrollmentRow, LeadRow
+from ...store.tables import EmailRow, LeadRow
 from ..followups import STOPPING_STATES, suppressed_hashes
 from ..mailboxes import SENT_STATES
 from ..slices import breathe
@@ -322,81 +322,3 @@ async def _decide(rt: Runtime, email: Email, leads: dict[int, Lead | None], roun
 
 def _public_url(rt: Runtime) -> str:
     return public_url(rt.settings)
-
-
-class DryRunItem(msgspec.Struct, kw_only=True):
-    """One queued email and what would happen to it now."""
-
-    email_id: int
-    lead_id: int
-    step_number: int
-    mailbox: str | None
-    sender: str | None
-    action: str
-    reason: str | None = None
-    until: datetime | None = None
-
-
-class DryRun(msgspec.Struct, kw_only=True):
-    """What ``send --dry-run`` reports: what would go out now, and why the rest waits."""
-
-    now: datetime
-    items: list[DryRunItem] = []
-    limits: list[str] = []
-    followups_due: int = 0
-
-
-async def explain(rt: Runtime, *, limit: int = 500) -> DryRun:
-    """Plan without claiming or writing anything, and list the queued emails not due yet."""
-    current = await plan(rt, limit=limit, dry_run=True)
-    result = DryRun(now=current.now, limits=current.limits)
-    for decision in current.decisions:
-        email = decision.email
-        result.items.append(
-            DryRunItem(
-                email_id=email.id,
-                lead_id=email.lead_id,
-                step_number=email.step_number,
-                mailbox=email.mailbox,
-                sender=decision.senders[0] if decision.senders else None,
-                action=decision.action,
-                reason=decision.reason,
-                until=decision.until,
-            )
-        )
-    seen = {item.email_id for item in result.items}
-    rows = await (
-        EmailRow.select(
-            EmailRow.id,
-            EmailRow.lead,
-            EmailRow.step_number,
-            EmailRow.mailbox,
-            EmailRow.due_at,
-            EmailRow.needs_attention,
-        )
-        .where(EmailRow.state == EmailState.QUEUED)
-        .order_by(EmailRow.due_at)
-        .limit(limit)
-    )
-    for row in rows:
-        if row["id"] in seen:
-            continue
-        waiting_for = "is due later" if not row["needs_attention"] else "needs a person's attention"
-        if row["mailbox"] in rt.mailboxes.names() and row["due_at"] and row["due_at"] <= current.now:
-            waiting_for = "waits for its mailbox (see the limits)"
-        result.items.append(
-            DryRunItem(
-                email_id=row["id"],
-                lead_id=row["lead"],
-                step_number=row["step_number"],
-                mailbox=row["mailbox"],
-                sender=None,
-                action="wait",
-                reason=waiting_for,
-                until=row["due_at"],
-            )
-        )
-    result.followups_due = await EnrollmentRow.count().where(
-        (EnrollmentRow.state == "active") & (EnrollmentRow.next_due_at <= current.now)
-    )
-    return result
