@@ -13,7 +13,8 @@ from outreach.kernel.errors import ConfigError, OutreachError
 from outreach.kernel.runtime import Runtime
 from outreach.kernel.store.bulk import insert_rows
 from outreach.kernel.store.engine import migrate, write_transaction
-from outreach.kernel.store.tables import EmailRow
+from outreach.kernel.store.filters import in_values
+from outreach.kernel.store.tables import EmailRow, LeadRow
 
 
 async def test_database_is_created_migrated_and_in_wal_mode(runtime, data_dir) -> None:
@@ -159,3 +160,18 @@ async def test_bulk_inserted_rows_read_back_as_piccolo_inserted_ones(runtime) ->
     with pytest.raises(ValueError, match="no column 'subjekt'"):
         async with write_transaction():
             await insert_rows(EmailRow, [{"lead": lead.id, "dedupe_key": "typo", "subjekt": "x"}])
+
+
+async def test_in_values_matches_exactly_the_listed_ids_and_keys(runtime) -> None:
+    leads = [
+        (await runtime.leads.upsert_discovered(DiscoveredBusiness(business_name=f"L{i}"), "test"))[0]
+        for i in range(3)
+    ]
+    wanted = [leads[0].id, leads[2].id, 10_000]
+    rows = await LeadRow.select(LeadRow.id).where(in_values(LeadRow.id, wanted)).order_by(LeadRow.id)
+    assert [r["id"] for r in rows] == [leads[0].id, leads[2].id]
+    rows = await LeadRow.select(LeadRow.id).where(in_values(LeadRow.business_name, ["L1", "no such name"]))
+    assert [r["id"] for r in rows] == [leads[1].id]
+    assert await LeadRow.select(LeadRow.id).where(in_values(LeadRow.id, [])) == []
+    # The values are bound, never spliced into the SQL.
+    assert await LeadRow.select(LeadRow.id).where(in_values(LeadRow.business_name, ["') OR 1=1 --"])) == []

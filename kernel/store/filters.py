@@ -24,11 +24,3 @@ def in_values(column: Column, values: Iterable[int | str]) -> WhereRaw:
         f"{_qualified(column)} IN (SELECT value FROM json_each({{}}))",
         msgspec.json.encode(list(values)).decode(),
     )
-
-
-def not_in_values(column: Column, values: Iterable[int | str]) -> WhereRaw:
-    """``column NOT IN (values)``, the values bound as one JSON array."""
-    return WhereRaw(
-        f"{_qualified(column)} NOT IN (SELECT value FROM json_each({{}}))",
-        msgspec.json.encode(list(values)).decode(),
-    )
