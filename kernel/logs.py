@@ -41,6 +41,8 @@ class _RotatingLines(logging.handlers.RotatingFileHandler):
             line = self.format(record) + self.terminator
             if self.stream is None:
                 self.stream = self._open()
+            if self.maxBytes:
+                self.stream.seek(0, 2)  # the end, wherever other processes writing to it left it
             if self.maxBytes and self.stream.tell() + len(line) >= self.maxBytes:
                 self.doRollover()
                 if self.stream is None:
