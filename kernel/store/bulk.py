@@ -8,9 +8,10 @@ values as Piccolo does, and hands SQLite one statement for all of them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from piccolo.columns import Column
+from piccolo.columns import JSON, JSONB, Column
 from piccolo.columns.defaults.base import Default
 from piccolo.table import Table
 from piccolo.utils.sql_values import convert_to_sql_value
@@ -24,12 +25,13 @@ def _default(column: Column) -> Any:
     return value.python() if isinstance(value, Default) else value
 
 
-#: Values SQLite takes as they are; everything else is converted the way Piccolo converts it.
-_PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
+#: Values Piccolo hands to SQLite unchanged, outside JSON columns (the sqlite3 adapters
+#: Piccolo registers turn datetimes into text); everything else is converted as Piccolo does.
+_PLAIN = frozenset({str, int, float, bool, bytes, datetime, type(None)})
 
 
-def _sql(value: Any, column: Column) -> Any:
-    return value if type(value) in _PLAIN else convert_to_sql_value(value, column)
+def _sql(value: Any, column: Column, json: bool) -> Any:
+    return value if not json and type(value) in _PLAIN else convert_to_sql_value(value, column)
 
 
 async def insert_rows(table: type[Table], rows: list[dict[str, Any]]) -> None:
@@ -48,13 +50,17 @@ async def insert_rows(table: type[Table], rows: list[dict[str, Any]]) -> None:
     columns = [column for column in table._meta.columns if not column._meta.primary_key]
     names = ", ".join(f'"{column._meta.db_column_name}"' for column in columns)
     marks = ", ".join("?" for _ in columns)
-    # (name, default, column) once per call: Piccolo's column names are properties.
-    known = [(column._meta.name, _default(column), column) for column in columns]
-    names_known = {name for name, _, _ in known}
+    # Read once per call (Piccolo's column names are properties): name, default, column, JSON?
+    known = [
+        (column._meta.name, _default(column), column, isinstance(column, JSON | JSONB)) for column in columns
+    ]
+    names_known = {name for name, _, _, _ in known}
     values = []
     for row in rows:
         unknown = row.keys() - names_known
         if unknown:
             raise ValueError(f"{table._meta.tablename} has no column {sorted(unknown)[0]!r}")
-        values.append(tuple(_sql(row.get(name, default), column) for name, default, column in known))
+        values.append(
+            tuple(_sql(row.get(name, default), column, json) for name, default, column, json in known)
+        )
     await connection.executemany(f'INSERT INTO "{table._meta.tablename}" ({names}) VALUES ({marks})', values)
