@@ -1,9 +1,12 @@
-"""Finding a recipient's timezone: from the lead's coordinates, else its country, else a default.
+"""Finding a recipient's timezone: from the lead's coordinates, else its city, else its country.
 
 Coordinates go through timezonefinder (offline polygons; loaded once, on first use).
-A country maps to the first zone the system's ``zone.tab`` lists for it, which for
-countries with several zones is the most populous region's; a mailbox's own
-timezone is the last resort.
+A city (the lead's ``city``, else the town its ``location`` address names) goes
+through the offline gazetteer (:mod:`.gazetteer`), narrowed by the lead's country
+and by a US state the address names: "Austin, TX" is in America/Chicago even when
+the lead has no coordinates. A country maps to the first zone the system's
+``zone.tab`` lists for it, which for countries with several zones is the most
+populous region's; a mailbox's own timezone is the last resort.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import functools
 import os
 import threading
 import zoneinfo
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .gazetteer import Gazetteer, Town, load_gazetteer
 from .models import Lead
 
 _finder_lock = threading.Lock()
@@ -92,10 +97,55 @@ def is_timezone(name: str) -> bool:
     return True
 
 
+def city_timezone(lead: Lead) -> str | None:
+    """The timezone of the lead's city (its ``city``, else the town its ``location`` names), or None."""
+    if not (lead.city or "").strip() and not (lead.location or "").strip():
+        return None  # nothing to look up: the gazetteer is not even loaded
+    town = _town_of(lead, load_gazetteer())
+    if town is None or not town.timezone or not is_timezone(town.timezone):
+        return None
+    return town.timezone
+
+
+def _town_of(lead: Lead, gazetteer: Gazetteer) -> Town | None:
+    """The gazetteer's town for the lead's ``city`` (with the state its address names), else its address.
+
+    A bare name counts only with a country or a US state: "Springfield" or "Richmond"
+    alone is in several countries, and the mailbox's timezone is the better guess then.
+    """
+    city, location = (lead.city or "").strip(), (lead.location or "").strip()
+    find = functools.partial(gazetteer.town_in_address, country_code=lead.country_code, worldwide=False)
+    if city:
+        # The address may name the state: "Portland" with "1 Main St, Portland, OR 97201".
+        regions = gazetteer.qualifiers_in(location) if location else []
+        town = find(city, qualifiers=regions) or (find(city) if regions else None)
+        if town is not None:
+            return town
+    return find(location) if location else None
+
+
+def preload_timezones(leads: Iterable[Lead]) -> None:
+    """Load now the data :func:`recipient_timezone` will read for ``leads``: polygons, gazetteer.
+
+    Each takes about a second to load the first time; an async caller runs this in a thread
+    so that its event loop does not stall on the first lead.
+    """
+    with_point = without_point = False
+    for lead in leads:
+        if lead.latitude is not None and lead.longitude is not None:
+            with_point = True
+        elif lead.city or lead.location:
+            without_point = True
+    if with_point:
+        _timezone_finder()
+    if without_point:
+        load_gazetteer()
+
+
 def recipient_timezone(lead: Lead, default: str | None = None) -> str:
-    """The lead's timezone: from its coordinates, else its country, else ``default``, else this machine's."""
+    """The lead's timezone: its coordinates', else its city's, its country's, ``default``, this machine's."""
     if lead.latitude is not None and lead.longitude is not None:
         found = timezone_at(lead.latitude, lead.longitude)
         if found:
             return found
-    return country_timezone(lead.country_code) or default or local_timezone()
+    return city_timezone(lead) or country_timezone(lead.country_code) or default or local_timezone()

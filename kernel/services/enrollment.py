@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from ..store.filters import in_values
 from ..store.mapping import email_columns, email_from_row, enrollment_from_row, lead_from_row
 from ..store.tables import EmailRow, EnrollmentRow, LeadRow
 from ..templating import render_template
-from ..timezones import recipient_timezone
+from ..timezones import preload_timezones, recipient_timezone
 from . import audit, followups
 from .followups import dedupe_key, suppressed_hashes
 from .leads import BulkResult
@@ -116,8 +117,8 @@ class EnrollmentService:
             lead = lead_from_row(row, self._rt.vault)
             if lead.lifecycle_state != LeadState.READY_FOR_OUTREACH:
                 result.skipped[lead.id] = (
-                    f"is {lead.lifecycle_state}, not ready_for_outreach; "
-                    "`outreach leads ready` moves approved leads"
+                    f"is {lead.lifecycle_state}, not ready_for_outreach; Make ready on the Leads "
+                    "page (or `outreach leads ready`) moves approved leads"
                 )
             elif not lead.email:
                 result.skipped[lead.id] = "has no email address"
@@ -128,6 +129,8 @@ class EnrollmentService:
         now = self._rt.clock()
         step = sequence.steps[0]
         prepared: list[tuple[Lead, str, dict[str, Any]]] = []
+        # The first timezone lookup loads the gazetteer and polygons: not on the event loop.
+        await asyncio.to_thread(preload_timezones, candidates)
         for lead, mailbox in zip(candidates, await self._rt.mailboxes.assign(len(candidates)), strict=True):
             await breathe()
             settings = self._rt.mailboxes.settings_of(mailbox)

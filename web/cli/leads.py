@@ -9,8 +9,9 @@ from outreach.kernel.contracts import DiscoveryQuery
 from outreach.kernel.errors import ConfigError
 from outreach.kernel.runtime import Runtime
 from outreach.kernel.services.discovery import submit_discovery
-from outreach.kernel.services.leads import LeadQuery
+from outreach.kernel.services.leads import LeadDetail, LeadQuery
 from outreach.kernel.states import LeadState
+from outreach.kernel.timezones import recipient_timezone
 
 from .common import CLI_ACTOR, echo_json, fail, with_runtime
 from .progress import run_job_with_bar
@@ -86,7 +87,14 @@ async def show_lead(rt: Runtime, lead_id: int, as_json: bool) -> None:
     """Show everything held about one lead: discovery data, enrichment, emails, audit trail."""
     detail = await rt.leads.detail(lead_id)
     if as_json:
-        echo_json({**to_builtins(detail.lead), "emails": detail.emails, "audit_trail": detail.audit})
+        echo_json(
+            {
+                **to_builtins(detail.lead),
+                "timezone": _recipient_timezone(rt, detail),
+                "emails": detail.emails,
+                "audit_trail": detail.audit,
+            }
+        )
         return
     lead = detail.lead
     click.echo(f"#{lead.id} {lead.business_name}  [{lead.lifecycle_state}, version {lead.version}]")
@@ -110,6 +118,17 @@ async def show_lead(rt: Runtime, lead_id: int, as_json: bool) -> None:
     click.echo("  audit trail:")
     for entry in detail.audit:
         click.echo(f"    {entry.created_at:%Y-%m-%d %H:%M:%S}  {entry.actor:<16} {entry.action}")
+
+
+def _recipient_timezone(rt: Runtime, detail: LeadDetail) -> str:
+    """The timezone outreach sends to the lead in, as enrollment reckons it.
+
+    The fallback is the timezone of the mailbox that writes to the lead: the one of its
+    emails, or (not yet enrolled) the first configured.
+    """
+    configured = rt.mailboxes.names()
+    mailboxes = [e.mailbox for e in detail.emails if e.mailbox in configured]
+    return recipient_timezone(detail.lead, rt.mailboxes.timezone_of((mailboxes or configured)[0]))
 
 
 @leads.command("set-state")
