@@ -11,7 +11,7 @@ and may change without notice.
 from __future__ import annotations
 
 from .addresses import address_of
-from .compliance import compliance_problems, public_url, sender_problem, url_problem
+from .compliance import LEGAL_HOLD, compliance_problems, public_url, sender_problem, url_problem
 from .config import decode_section
 from .context import PluginContext
 from .contracts import (
@@ -41,6 +41,7 @@ from .errors import (
     TransientSendError,
     UncertainSendError,
 )
+from .gazetteer import Gazetteer, Town, load_gazetteer, place_key
 from .hookspecs import hookimpl
 from .identity import data_id_from_url, identity_key, place_id_from_url
 from .mime import build_mime, mime_bytes
@@ -61,6 +62,7 @@ from .secrets import SecretRef
 from .tokens import TRACKING_KEY, read_token, sign_token
 
 __all__ = [
+    "LEGAL_HOLD",
     "TRACKING_KEY",
     "ComplianceCheck",
     "ComplianceContext",
@@ -73,6 +75,7 @@ __all__ = [
     "Enricher",
     "Enrichment",
     "EnrichmentRecord",
+    "Gazetteer",
     "GeoPlace",
     "Geocoder",
     "ImportFileError",
@@ -96,6 +99,7 @@ __all__ = [
     "SendReceipt",
     "Sender",
     "SenderUnavailable",
+    "Town",
     "TransientSendError",
     "UncertainSendError",
     "Verdict",
@@ -107,8 +111,10 @@ __all__ = [
     "decode_section",
     "hookimpl",
     "identity_key",
+    "load_gazetteer",
     "mime_bytes",
     "place_id_from_url",
+    "place_key",
     "public_url",
     "read_token",
     "sender_problem",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .config import Settings, decode_section
+from .config import MailboxSettings, Settings, decode_section
 from .contracts import GeoPlace
 from .crypto import Vault
 from .services import plugin_state, suppressions
@@ -22,6 +22,19 @@ if TYPE_CHECKING:
     from .registry import Registry
 
 T = TypeVar("T")
+
+
+def mailbox_overrides(settings: Settings, entry: MailboxSettings, sender: str) -> tuple[dict[str, Any], bool]:
+    """The keys mailbox ``entry`` overrides in ``[sender.<sender>]``, and whether they sit in a
+    sub-table named after the sender (``[mailboxes.settings.smtp]``) rather than directly in
+    ``[mailboxes.settings]`` (which only the mailbox's own backend reads).
+    """
+    nested = entry.settings.get(sender)
+    if isinstance(nested, dict):
+        return dict(nested), True
+    if (entry.backend or settings.sender.backend) == sender:
+        return {k: v for k, v in entry.settings.items() if not isinstance(v, dict)}, False
+    return {}, False
 
 
 class PluginContext:
@@ -78,13 +91,8 @@ class PluginContext:
         """
         overrides: dict[str, Any] = {}
         for entry in self.settings.mailboxes:
-            if entry.name != mailbox:
-                continue
-            nested = entry.settings.get(sender)
-            if isinstance(nested, dict):
-                overrides = dict(nested)
-            elif (entry.backend or self.settings.sender.backend) == sender:
-                overrides = {k: v for k, v in entry.settings.items() if not isinstance(v, dict)}
+            if entry.name == mailbox:
+                overrides, _nested = mailbox_overrides(self.settings, entry, sender)
         return self.sender_options(sender, type_, overrides)
 
     def signing_key(self, purpose: str) -> bytes:

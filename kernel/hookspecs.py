@@ -4,7 +4,9 @@ Hooks come in three kinds:
 
 - *registration* hooks (``register_*``) are called once, when the plugin manager is
   built; a plugin calls ``register(obj)`` for each object it provides, and the kernel
-  owns the registry, refuses duplicate names and remembers which plugin gave what;
+  owns the registry, refuses duplicate names and remembers which plugin gave what
+  (``register_config_tables`` declares the plugin's config tables instead, so they are
+  checked at start-up);
 - *event* hooks are called after a change has been committed, for side effects;
 - *extension* hooks let a plugin add web routes and CLI commands.
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import click
+    import msgspec
 
     from .context import PluginContext
     from .models import Email, Lead
@@ -50,6 +53,27 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 # -- registration ---------------------------------------------------------------------
+
+
+@hookspec
+def register_config_tables(register: Callable[[str, type[msgspec.Struct]], None]) -> None:
+    """Declare the config tables this plugin reads, each with the Struct it decodes into.
+
+    Called once when the plugin manager is built, before the other registration hooks.
+    Every table declared here is checked when outreach starts and by ``outreach config
+    show``, even if the plugin reads it only later (on its first send or search): an
+    unknown key is an error that names it and lists the keys the table takes, and a
+    sender's Struct also checks each mailbox's ``[mailboxes.settings]`` overrides. A
+    table a plugin does not declare reaches it unchecked.
+
+    :param register: call ``register("plugins.<name>", Options)`` for the plugin's
+        ``[plugins.<name>]`` table, or ``register("sender.<name>", Options)`` for a
+        sender's ``[sender.<name>]`` table, where ``Options`` is the
+        :class:`msgspec.Struct` (with ``forbid_unknown_fields=True``) that
+        :meth:`PluginContext.plugin_options` or :meth:`PluginContext.sender_options`
+        decodes the table into.
+    :return: nothing; results go through ``register``.
+    """
 
 
 @hookspec

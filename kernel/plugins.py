@@ -104,6 +104,9 @@ class PluginHost:
         self.compliance_checks: Registry[ComplianceCheck] = Registry("compliance check", ComplianceCheck)
         self.reply_sources: Registry[ReplySource] = Registry("reply source", ReplySource)
         self.reply_classifiers: Registry[ReplyClassifier] = Registry("reply classifier", ReplyClassifier)
+        #: ``"plugins.<name>"`` and ``"sender.<name>"`` tables plugins declared, with their Structs.
+        self.config_tables: dict[str, type[msgspec.Struct]] = {}
+        self._table_owners: dict[str, str] = {}
         self._origins: dict[str, tuple[str, str | None]] = {}
         context.bind_geocoders(self.geocoders)
 
@@ -138,8 +141,43 @@ class PluginHost:
                 hints.append(f"'{attr}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
             self._fail(name, f"implements {', '.join(hints)}, which is not an outreach hook")
 
+    def _add_config_table(self, table: str, options: Any, plugin: str) -> None:
+        """Remember that ``plugin`` decodes the table ``table`` into ``options``."""
+        kind, _, name = table.partition(".")
+        if kind not in ("plugins", "sender") or not name or "." in name:
+            raise PluginError(
+                f"declared the config table '{table}'; a plugin declares 'plugins.<name>' or 'sender.<name>'"
+            )
+        if not (isinstance(options, type) and issubclass(options, msgspec.Struct)):
+            raise PluginError(f"declared '{table}' with {options!r}, which is not a msgspec.Struct class")
+        owner = self._table_owners.get(table)
+        if owner is not None and owner != plugin:
+            raise PluginError(f"declared the config table '{table}', which plugin '{owner}' already declared")
+        self.config_tables[table] = options
+        self._table_owners[table] = plugin
+
+    def _collect_config_tables(self) -> None:
+        """Call ``register_config_tables`` of every plugin.
+
+        First, so that a plugin that later breaks on its own table (a typo in it) still has
+        that table checked, and reported with the keys it takes.
+        """
+        for impl in reversed(self.pm.hook.register_config_tables.get_hookimpls()):
+            plugin_name = impl.plugin_name
+            if self.pm.get_plugin(plugin_name) is None:
+                continue
+
+            def register(table: str, options: Any, _plugin: str = plugin_name) -> None:
+                self._add_config_table(table, options, _plugin)
+
+            try:
+                _call(impl, register=register)
+            except Exception as exc:  # a broken plugin must not take the app down
+                self._fail(plugin_name, f"failed in register_config_tables: {exc}")
+
     def collect(self) -> None:
         """Call every registration hook, plugin by plugin, filling the registries."""
+        self._collect_config_tables()
         for attribute, hook_name, _kind, _protocol in REGISTRATIONS:
             registry: Registry[Any] = getattr(self, attribute)
             for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
@@ -174,6 +212,10 @@ class PluginHost:
                 PluginInfo(name=name, version=version, origin=origin, hooks=hooks, registered=registered)
             )
         return sorted(infos, key=lambda info: (info.origin != "builtin", info.name))
+
+    def loaded_names(self) -> list[str]:
+        """The names of the plugins that loaded, sorted."""
+        return sorted(name for name, plugin in self.pm.list_name_plugin() if plugin is not None)
 
     def sorted_geocoders(self) -> list[Geocoder]:
         """Geocoders in the order a place is looked up."""

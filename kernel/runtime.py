@@ -13,7 +13,9 @@ from datetime import datetime
 import structlog
 
 from .config import Settings
+from .config_check import config_problems, describe_problems
 from .crypto import Vault, load_vault
+from .errors import ConfigError
 from .job_runner import JobRunner
 from .logs import route_to_stdlib
 from .plugins import PluginHost, build_plugin_host
@@ -51,6 +53,11 @@ class Runtime:
         self.engine = engine
         #: What "now" is for sending decisions; tests replace it to move through days.
         self.clock: Callable[[], datetime] = utcnow
+        #: ``host:port`` the web app really listens on (set by ``outreach serve``).
+        self.listening: str | None = None
+        #: How the plugins were loaded, so that new settings load them the same way.
+        self.load_entry_points = True
+        self.extra_plugins: tuple[tuple[str, object], ...] = ()
         self.leads = LeadService(self)
         self.emails = EmailService(self)
         self.jobs = JobService()
@@ -78,8 +85,14 @@ class Runtime:
         load_entry_points: bool = True,
         extra_plugins: Iterable[tuple[str, object]] = (),
     ) -> Runtime:
-        """Open the store (migrating it), load the keys and build the plugins."""
+        """Open the store (migrating it), load the keys and build the plugins.
+
+        Raise :class:`ConfigError` listing every problem :func:`config_problems` finds (a
+        key a plugin's table does not take, a sender that is not installed, a secret in
+        clear); nothing is started then.
+        """
         route_to_stdlib()
+        extra_plugins = tuple(extra_plugins)
         vault = load_vault(settings.data_path)
         engine = await open_database(settings.database_path, settings.database.busy_timeout)
         plugins = build_plugin_host(
@@ -87,9 +100,14 @@ class Runtime:
         )
         for failure in plugins.failures:
             log.warning("plugin_failed", plugin=failure.name, error=failure.error)
+        problems = config_problems(settings, plugins)
+        if problems:
+            # Refused before anything runs: a typo must not surface on the first send.
+            await engine.close_pool()
+            raise ConfigError(describe_problems(problems, settings.source))
         runtime = cls(settings, vault, plugins, engine)
-        for problem in runtime.mailboxes.check_senders():
-            log.warning("sender_not_found", problem=problem)
+        runtime.load_entry_points = load_entry_points
+        runtime.extra_plugins = extra_plugins
         await runtime.mailboxes.sync()
         return runtime
 

@@ -153,9 +153,12 @@ def test_config_show_redacts_literals_and_shows_references(tmp_path) -> None:
         ],
         capture_output=True,
         text=True,
-        check=True,
     )
-    assert "hunter2" not in result.stdout
+    # The config is shown, then refused: a literal password, a plugin that is not installed.
+    assert result.returncode == 1
+    assert "'sender.smtp.password'" in result.stderr
+    assert "'plugins.thing'" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
     data = json.loads(result.stdout)
     assert data["sender"]["smtp"]["password"] == "***redacted***"
     assert data["plugins"]["thing"]["api_key"] == "env:THING_KEY"

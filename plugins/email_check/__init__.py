@@ -64,6 +64,12 @@ class EmailCheckEnricher:
 
 
 @hookimpl
+def register_config_tables(register: Callable[[str, type], None]) -> None:
+    """Declare ``[plugins.email_check]``, so a typo in it is an error at start-up."""
+    register("plugins.email_check", EmailCheckOptions)
+
+
+@hookimpl
 def register_enrichers(register: Callable[[Enricher], None], context: PluginContext) -> None:
     """Provide the ``email_check`` enricher, configured from ``[plugins.email_check]``."""
     register(EmailCheckEnricher(context.plugin_options("email_check", EmailCheckOptions)))

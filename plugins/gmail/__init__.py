@@ -84,6 +84,12 @@ class GmailSender:
 
 
 @hookimpl
+def register_config_tables(register: Callable[[str, type], None]) -> None:
+    """Declare ``[sender.gmail]`` (and mailboxes' overrides of it), so a typo is an error at start-up."""
+    register("sender.gmail", GmailOptions)
+
+
+@hookimpl
 def register_senders(register: Callable[[Sender], None], context: PluginContext) -> None:
     """Provide the ``gmail`` sender (it reads ``[sender.gmail]`` when it first sends)."""
     register(GmailSender(context))

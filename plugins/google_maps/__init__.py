@@ -50,6 +50,12 @@ def _options(context: PluginContext) -> GoogleMapsOptions:
 
 
 @hookimpl
+def register_config_tables(register: Callable[[str, type], None]) -> None:
+    """Declare ``[plugins.google_maps]``, so a typo in it is an error at start-up."""
+    register("plugins.google_maps", GoogleMapsOptions)
+
+
+@hookimpl
 def register_discovery_sources(register: Callable[[DiscoverySource], None], context: PluginContext) -> None:
     """Provide the ``google_maps`` discovery source."""
     register(GoogleMapsSource(_options(context), context))

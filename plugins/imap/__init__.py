@@ -100,6 +100,12 @@ class ImapReplySource:
 
 
 @hookimpl
+def register_config_tables(register: Callable[[str, type], None]) -> None:
+    """Declare ``[plugins.imap]``, so a typo in it is an error at start-up."""
+    register("plugins.imap", ImapOptions)
+
+
+@hookimpl
 def register_reply_sources(register: Callable[[ReplySource], None], context: PluginContext) -> None:
     """One reply source per configured account."""
     for account in context.plugin_options(PLUGIN, ImapOptions).accounts:

@@ -67,6 +67,12 @@ def _directory(context: PluginContext) -> Path:
 
 
 @hookimpl
+def register_config_tables(register: Callable[[str, type], None]) -> None:
+    """Declare ``[sender.outbox]``, so a typo in it is an error at start-up."""
+    register("sender.outbox", OutboxOptions)
+
+
+@hookimpl
 def register_senders(register: Callable[[Sender], None], context: PluginContext) -> None:
     """Provide the ``outbox`` sender."""
     register(OutboxSender(_directory(context)))

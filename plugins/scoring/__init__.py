@@ -133,6 +133,12 @@ class Scorer:
 
 
 @hookimpl
+def register_config_tables(register: Callable[[str, type], None]) -> None:
+    """Declare ``[plugins.scoring]``, so a typo in it is an error at start-up."""
+    register("plugins.scoring", ScoringOptions)
+
+
+@hookimpl
 def register_enrichers(register: Callable[[Enricher], None], context: PluginContext) -> None:
     """Provide the ``score`` enricher, configured from ``[plugins.scoring]``."""
     register(Scorer(context.plugin_options("scoring", ScoringOptions)))

@@ -12,7 +12,14 @@ from collections.abc import Callable
 
 from outreach.kernel import PluginContext, Sender, hookimpl
 
+from .options import SmtpOptions
 from .sender import SmtpSender
+
+
+@hookimpl
+def register_config_tables(register: Callable[[str, type], None]) -> None:
+    """Declare ``[sender.smtp]`` (and mailboxes' overrides of it), so a typo in it is an error at start-up."""
+    register("sender.smtp", SmtpOptions)
 
 
 @hookimpl

@@ -26,6 +26,12 @@ __all__ = ["WebsiteEnricher", "WebsiteOptions"]
 
 
 @hookimpl
+def register_config_tables(register: Callable[[str, type], None]) -> None:
+    """Declare ``[plugins.website]``, so a typo in it is an error at start-up."""
+    register("plugins.website", WebsiteOptions)
+
+
+@hookimpl
 def register_enrichers(register: Callable[[Enricher], None], context: PluginContext) -> None:
     """Provide the ``website`` enricher, configured from ``[plugins.website]``."""
     register(WebsiteEnricher(context.plugin_options("website", WebsiteOptions)))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from outreach.kernel.config import secret_references, settings_as_dict
+from outreach.kernel.config_check import config_problems, describe_problems
 from outreach.kernel.crypto import load_vault
 from outreach.kernel.plugins import build_plugin_host
 from outreach.kernel.store.engine import bind, make_engine, migrate
 
-from .common import echo_json, run, state
+from .common import echo_json, fail, run, state
 
 
 @click.command("plugins")
@@ -46,12 +47,20 @@ def config() -> None:
 @config.command("show")
 @click.pass_context
 def show(ctx: click.Context) -> None:
-    """Print the configuration in effect as JSON; secrets appear as references, never values."""
+    """Print the configuration in effect as JSON; secrets appear as references, never values.
+
+    Then list every problem start-up would refuse (a key a plugin's table does not take, a
+    sender that is not installed, a secret in clear) on stderr, and exit 1 if there is one.
+    """
     settings = state(ctx).settings()
     data = settings_as_dict(settings)
     data["secrets"] = secret_references(data)
     data["keys"] = {"data_key_source": load_vault(settings.data_path).source}
     echo_json(data)
+    # Printed first all the same: what is in effect helps to see what is wrong.
+    problems = config_problems(settings, run(_host(settings)))
+    if problems:
+        fail(describe_problems(problems, settings.source))
 
 
 @click.group("db")

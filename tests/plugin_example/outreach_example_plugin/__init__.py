@@ -45,6 +45,12 @@ class ExampleSender:
 
 
 @hookimpl
+def register_config_tables(register: Callable[[str, type], None]) -> None:
+    """Declare ``[sender.example]``, so a typo in it is an error at start-up."""
+    register("sender.example", ExampleOptions)
+
+
+@hookimpl
 def register_senders(register: Callable[[Sender], None], context: PluginContext) -> None:
     """Provide the ``example`` sender."""
     options = context.sender_options("example", ExampleOptions)
