@@ -12,9 +12,14 @@ from __future__ import annotations
 import functools
 import ipaddress
 from email.utils import parseaddr
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from .config import MailboxSettings, Settings
+
+#: How the reason of every email held back for missing legal settings begins: when the
+#: settings change, the outbox finds these emails by it and judges them again at once.
+LEGAL_HOLD = "held back until the settings are complete"
 
 
 def public_url(settings: Settings) -> str:
@@ -63,22 +68,43 @@ def sender_problem(mailbox: str, from_address: str) -> str | None:
     return None
 
 
-def compliance_problems(settings: Settings, mailboxes: list[MailboxSettings] | None = None) -> list[str]:
-    """Everything missing before real mail may go out (empty when nothing is)."""
+class Finding(NamedTuple):
+    """One thing missing before real mail may go out: the setting (a dotted key path, with
+    ``mailboxes.<name>.from_address`` for a mailbox) and a sentence a person can act on."""
+
+    key: str
+    message: str
+
+
+def compliance_findings(settings: Settings, mailboxes: list[MailboxSettings] | None = None) -> list[Finding]:
+    """Everything missing before real mail may go out, each with the setting that fixes it."""
     compliance = settings.compliance
-    problems = []
+    findings = []
     if not (compliance.sender_name or "").strip():
-        problems.append("[compliance] sender_name is not set: every email must say who sends it (CAN-SPAM).")
+        findings.append(
+            Finding(
+                "compliance.sender_name",
+                "[compliance] sender_name is not set: every email must say who sends it (CAN-SPAM).",
+            )
+        )
     if not (compliance.physical_address or "").strip():
-        problems.append(
-            "[compliance] physical_address is not set: every email must carry the sender's postal "
-            "address (CAN-SPAM)."
+        findings.append(
+            Finding(
+                "compliance.physical_address",
+                "[compliance] physical_address is not set: every email must carry the sender's postal "
+                "address (CAN-SPAM).",
+            )
         )
     problem = url_problem(public_url(settings))
     if problem:
-        problems.append(problem)
+        findings.append(Finding("web.public_url", problem))
     for mailbox in mailboxes or []:
         problem = sender_problem(mailbox.name, mailbox.from_address)
         if problem:
-            problems.append(problem)
-    return problems
+            findings.append(Finding(f"mailboxes.{mailbox.name}.from_address", problem))
+    return findings
+
+
+def compliance_problems(settings: Settings, mailboxes: list[MailboxSettings] | None = None) -> list[str]:
+    """Everything missing before real mail may go out (empty when nothing is)."""
+    return [finding.message for finding in compliance_findings(settings, mailboxes)]

@@ -93,3 +93,29 @@ def resolve(value: SecretRef | str | None) -> str | None:
     if isinstance(value, SecretRef):
         return value.resolve()
     raise ConfigError("A secret was given in clear; write it as 'env:NAME' or 'keyring:service/name'.")
+
+
+def store_in_keyring(service: str, name: str, value: str) -> SecretRef:
+    """Keep ``value`` in the OS keyring and return the reference that names it.
+
+    Raise :class:`SecretUnavailable` when this machine has no working keyring (a
+    headless Linux box often has none): the value is then stored nowhere.
+    """
+    try:
+        import keyring
+        from keyring.errors import KeyringError
+    except ImportError as exc:  # pragma: no cover - keyring is a dependency
+        raise SecretUnavailable("The keyring package is not installed.") from exc
+    advice = (
+        "so the secret cannot be stored safely here. Set an environment variable before starting "
+        "outreach and enter its name as env:NAME instead."
+    )
+    try:
+        keyring.set_password(service, name, value)
+        stored = keyring.get_password(service, name)
+    except KeyringError as exc:
+        raise SecretUnavailable(f"The OS keyring refused the secret ({exc}), {advice}") from exc
+    if stored != value:
+        # The "null" and "fail" backends accept a secret and keep nothing.
+        raise SecretUnavailable(f"This machine has no OS keyring that keeps secrets, {advice}")
+    return SecretRef(f"keyring:{service}/{name}")

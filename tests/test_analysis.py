@@ -18,7 +18,7 @@ from local_sites import SiteServer, html
 from outreach.kernel import DiscoveredBusiness, Enrichment, OutreachError, hookimpl
 from outreach.kernel.errors import NotFound, PluginError
 from outreach.kernel.services import audit
-from outreach.kernel.services.analysis import submit_analysis
+from outreach.kernel.services.analysis import NOTHING_TO_CONTACT, submit_analysis
 from outreach.kernel.services.jobs import process_owner
 from outreach.kernel.services.leads import LeadQuery
 from outreach.kernel.store.tables import AuditRow, JobRow, LeadRow
@@ -81,9 +81,11 @@ class Counting:
 
 
 async def discover(rt, *names: str, **fields: Any) -> list[int]:
+    """Discovered leads; each has a website unless told otherwise (one with nothing to contact fails)."""
     ids = []
     for name in names:
-        lead, _ = await rt.leads.upsert_discovered(DiscoveredBusiness(business_name=name, **fields), "test")
+        values = {"website_url": f"https://{name.lower().replace(' ', '-')}.example", **fields}
+        lead, _ = await rt.leads.upsert_discovered(DiscoveredBusiness(business_name=name, **values), "test")
         ids.append(lead.id)
     return ids
 
@@ -144,7 +146,8 @@ async def test_discovered_leads_reach_review_with_their_enrichment(
             events.append((lead.id, old_state, new_state, actor))
 
     rt.plugins.pm.register(Listener(), name="listener")
-    acme, deli, bare = await discover(rt, "Acme Dental", "Dead Deli", "No Site")
+    acme, deli = await discover(rt, "Acme Dental", "Dead Deli")
+    (bare,) = await discover(rt, "No Site", website_url=None)
     await rt.leads.update_fields(
         acme, {"website_url": "http://acme-dental.com/", "country_code": "DE"}, actor="t"
     )
@@ -152,7 +155,8 @@ async def test_discovered_leads_reach_review_with_their_enrichment(
 
     job = await analyze(rt)
     assert job.state == "succeeded"
-    assert job.result == {"analyzed": 3, "failed": 0, "skipped": 0, "enricher_errors": 0}
+    # "No Site" has neither an address nor a website: nothing to write to, so it fails, saying so.
+    assert job.result == {"analyzed": 2, "failed": 1, "skipped": 0, "enricher_errors": 0}
     assert job.progress_done == job.progress_total == 3
 
     lead = await rt.leads.get(acme)
@@ -171,7 +175,8 @@ async def test_discovered_leads_reach_review_with_their_enrichment(
     assert deli_lead.enrichment["email_check"].data["verdict"] == "invalid"
     assert deli_lead.score <= 0.2
     bare_lead = await rt.leads.get(bare)
-    assert bare_lead.lifecycle_state == "pending_review"
+    assert bare_lead.lifecycle_state == "failed"
+    assert bare_lead.failure_reason == NOTHING_TO_CONTACT
     assert bare_lead.enrichment["website"].data["error"] == "no website"
     assert bare_lead.score == 0.0
 

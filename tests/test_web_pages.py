@@ -264,5 +264,6 @@ async def test_settings_page_shows_references_never_secrets(make_settings, make_
     secrets = html[html.index('id="secrets"') :]
     assert re.search(r"env:SMTP_PASSWORD_MISSING</code></td><td><span[^>]*>missing", secrets)
     assert re.search(r"env:OUTREACH_WEB_TOKEN</code></td><td><span[^>]*>set", secrets)
+    plain = html.replace("/<wbr>", "/")  # paths may wrap after each slash
     for text in (str(settings.data_path), "outreach.log", rt.vault.source, "csv_import", "nothing_here"):
-        assert text in html
+        assert text in plain

@@ -7,6 +7,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment
+from markupsafe import Markup, escape
+
+from .lead_hints import row_hint
 
 #: Link schemes a page may render from data it did not write (a lead's website, a Maps link).
 SAFE_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
@@ -48,6 +51,13 @@ def label(value: Any) -> str:
     return str(value or "").replace("_", " ")
 
 
+def breakable(value: Any) -> Markup:
+    """A path or URL that may wrap after each ``/`` (never in the middle of a word)."""
+    return Markup("/<wbr>").join(escape(part) for part in str(value or "").split("/"))
+
+
 def install(env: Environment) -> None:
     """Add the filters to ``env``."""
-    env.filters.update(safe_url=safe_url, number=number, when=when, label=label)
+    env.filters.update(
+        safe_url=safe_url, number=number, when=when, label=label, breakable=breakable, row_hint=row_hint
+    )

@@ -16,7 +16,8 @@ the next enrichers still run. The lead then goes to ``failed``, with the errors 
 or when the analysis broke and left the lead without an email address: such a
 lead is worth a retry (``outreach leads set-state ID discovered``) rather than a
 review. A lead that has an address goes to review with partial data, its errors
-shown beside the rest.
+shown beside the rest. A lead with neither an email address nor a website fails
+too, whatever the enrichers said: there is nothing to write to and nowhere to look.
 
 Resuming. A lead left in ``analyzing`` by a process that died is analyzed again
 by the next analysis job (a resumed one or a new one), unless another analysis
@@ -270,8 +271,17 @@ class _Analysis:
         self.progress.report(f"lead {lead_id} failed: {reason}", lead_id=lead_id)
 
 
+#: Why a lead with nothing to write to and nowhere to look fails its analysis.
+NOTHING_TO_CONTACT = (
+    "it has neither an email address nor a website to find one on, so it cannot be written to; "
+    "import it again with an email column to keep it (failed leads are deleted after the retention period)"
+)
+
+
 def _failure(outcome: _Outcome) -> str | None:
     """Why the lead fails, or None when it goes to review (see the module's docstring)."""
+    if not outcome.lead.email and not outcome.lead.website_url:
+        return NOTHING_TO_CONTACT
     if not outcome.errors:
         return None
     errors = "; ".join(f"{name}: {error}" for name, error in outcome.errors.items())

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from outreach.kernel import (
+    LEGAL_HOLD,
     ComplianceCheck,
     ComplianceContext,
     OutgoingMessage,
@@ -83,8 +84,7 @@ class IdentityCheck:
             return Verdict.allow()
         return Verdict.defer(
             (context.now or datetime.now(UTC)) + RECHECK_AFTER,
-            "held back until the settings are complete (the Compliance page lists them): "
-            + " ".join(problems),
+            f"{LEGAL_HOLD} (the Compliance page lists them): " + " ".join(problems),
         )
 
 

@@ -70,6 +70,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, open_browser: 
     async def main() -> None:
         sock = _bind(host, port)
         rt = await Runtime.open(settings)
+        rt.listening = f"{host}:{sock.getsockname()[1]}"
         app = create_app(rt, run_background=True)
         server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
         url = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{sock.getsockname()[1]}/"

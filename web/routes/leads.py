@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
-from outreach.kernel.errors import NotFound
-from outreach.kernel.models import Page
+from outreach.kernel.errors import InvalidInput, NotFound
+from outreach.kernel.models import Lead, Page
+from outreach.kernel.services.analysis import submit_analysis
 from outreach.kernel.services.leads import SORTS, LeadQuery
 from outreach.kernel.states import LeadState
+from outreach.web.lead_hints import as_clause
 from outreach.web.rendering import is_fragment_request, render
 
 from . import WEB_ACTOR, RecordId, form, optional_int, runtime
@@ -22,6 +25,8 @@ ACTIONS = {
     "reject": LeadState.REJECTED,
     "undo": LeadState.PENDING_REVIEW,
 }
+#: Every action a row (or a selection) offers: the review moves, making ready, analyzing.
+ROW_ACTIONS = (*ACTIONS, "ready", "analyze")
 #: Sorts offered on the page, in menu order, with their labels.
 SORT_CHOICES = {
     "id": "oldest first",
@@ -87,6 +92,7 @@ async def results_context(request: Request[Any, Any, Any], query: LeadQuery) -> 
     page: Page = await leads.list(query, brief=True)
     whole = not is_fragment_request(request)
     return {
+        "counts": await leads.count_by_state(),
         "categories": await leads.distinct_values("category") if whole else [],
         "cities": await leads.distinct_values("city") if whole else [],
         "page": page,
@@ -124,14 +130,63 @@ async def lead_detail(request: Request[Any, Any, Any], lead_id: RecordId) -> Res
 async def lead_action(
     request: Request[Any, Any, Any], lead_id: RecordId, action: FromPath[str]
 ) -> Response[str]:
-    """Approve, reject or undo one lead and answer with its new row."""
-    if action not in ACTIONS:
-        raise NotFound(f"'{action}' is not something a lead can do; use approve, reject or undo.")
+    """Approve, reject, undo, make ready or analyze one lead, and answer with its new row."""
+    if action not in ROW_ACTIONS:
+        raise NotFound(
+            f"'{action}' is not something a lead can do; use approve, reject, undo, ready or analyze."
+        )
+    if action == "ready":
+        lead = await make_ready(request, lead_id)
+        return render(request, "leads/_row.html", {"lead": lead, **await next_steps(request)})
+    if action == "analyze":
+        return await analyze_one(request, lead_id)
     data = await form(request)
     lead = await runtime(request).leads.transition(
         lead_id, ACTIONS[action], actor=WEB_ACTOR, expected_version=optional_int(data.get("version"))
     )
-    return render(request, "leads/_row.html", {"lead": lead})
+    return render(request, "leads/_row.html", {"lead": lead, **await next_steps(request)})
+
+
+async def next_steps(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """What the "next steps" lines need after a row changed: the counts, and the page's filters
+    (read from the address the page is at, so that a bulk action from there keeps them)."""
+    page_query = parse_qs(urlsplit(request.headers.get("hx-current-url", "")).query)
+    query = query_from({key: values[-1] for key, values in page_query.items()})
+    return {"counts": await runtime(request).leads.count_by_state(), "params": filter_params(query)}
+
+
+async def make_ready(request: Request[Any, Any, Any], lead_id: int) -> Lead:
+    """Move one approved lead to ``ready_for_outreach``, or say why it cannot go."""
+    rt = runtime(request)
+    result = await rt.enrollment.mark_ready([lead_id], actor=WEB_ACTOR)
+    if lead_id in result.skipped:
+        lead = await rt.leads.get(lead_id)
+        raise InvalidInput(
+            f"{lead.business_name} was not made ready for outreach: {as_clause(result.skipped[lead_id])}."
+        )
+    return await rt.leads.get(lead_id)
+
+
+async def analyze_one(request: Request[Any, Any, Any], lead_id: int) -> Response[str]:
+    """Queue an analysis of one lead (a failed one is sent back to discovery first).
+
+    The answer is the row, marked as queued, plus the analysis progress swapped into
+    the page's progress area, which polls itself and refreshes the table at the end.
+    """
+    rt = runtime(request)
+    lead = await rt.leads.get(lead_id)
+    if lead.lifecycle_state == LeadState.FAILED:
+        lead = await rt.leads.transition(
+            lead_id, LeadState.DISCOVERED, actor=WEB_ACTOR, reason="analysis retried by a person"
+        )
+    elif lead.lifecycle_state != LeadState.DISCOVERED:
+        raise InvalidInput(
+            f"{lead.business_name} is {lead.lifecycle_state.replace('_', ' ')}; only discovered and "
+            "failed leads are analyzed."
+        )
+    job = await submit_analysis(rt, [lead_id], actor=WEB_ACTOR)
+    context = {"lead": lead, "queued_job": job, **await next_steps(request)}
+    return render(request, "leads/_row.html", context, fragment=True)
 
 
 #: Discovery fields the detail panel lists, with their labels.

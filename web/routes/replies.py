@@ -40,6 +40,7 @@ async def replies_index(request: Request[Any, Any, Any]) -> Response[str]:
             "categories": CATEGORIES,
             "kinds": KINDS,
             "counts": await rt.inbound.counts(),
+            "reply_sources": rt.plugins.reply_sources.names(),
         },
         block="results",
     )

@@ -25,7 +25,12 @@ MAX_UPLOAD = 20 * 1024 * 1024
 #: How many skipped ids the summary lists per reason.
 SHOWN_IDS = 10
 #: What each bulk action is called once done.
-DONE = {"approve": "Approved", "reject": "Rejected", "undo": "Sent back to review"}
+DONE = {
+    "approve": "Approved",
+    "reject": "Rejected",
+    "undo": "Sent back to review",
+    "ready": "Made ready for outreach",
+}
 
 
 class SkipGroup(msgspec.Struct, frozen=True):
@@ -65,20 +70,26 @@ def _ids(values: list[str]) -> list[int]:
 
 @post("/leads/bulk", name="leads_bulk", include_in_schema=False)
 async def leads_bulk(request: Request[Any, Any, Any]) -> Response[str]:
-    """Approve, reject or undo the selected leads (or all matching the filter); show what was skipped."""
+    """Approve, reject, undo or make ready the selected leads (or all matching the filter); show what
+    was skipped and why."""
     data = await request.form()
     action = str(data.get("action") or "")
-    if action not in ACTIONS:
-        raise InvalidInput(f"'{action}' is not a bulk action; use approve, reject or undo.")
+    if action not in DONE:
+        raise InvalidInput(f"'{action}' is not a bulk action; use approve, reject, undo or ready.")
     query = query_from(data)
     rt = runtime(request)
     if data.get("all_matching") == "1":
-        ids = await rt.leads.ids_matching(query)
+        # "Make all approved ready" picks its leads by state while the table keeps its filters.
+        selection = query_from({"state": data.get("select_state")}) if data.get("select_state") else query
+        ids = await rt.leads.ids_matching(selection)
     else:
         ids = _ids([str(value) for value in data.getall("ids", [])])
     if not ids:
         raise InvalidInput("No leads are selected: tick some rows, or choose all leads matching the filter.")
-    result = await rt.leads.transition_many(ids, ACTIONS[action], actor=WEB_ACTOR)
+    if action == "ready":
+        result = await rt.enrollment.mark_ready(ids, actor=WEB_ACTOR)
+    else:
+        result = await rt.leads.transition_many(ids, ACTIONS[action], actor=WEB_ACTOR)
     context = await results_context(request, query)
     context["summary"] = summarize(action, result)
     return render(request, "leads/index.html", context, block="results")

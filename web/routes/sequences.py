@@ -14,6 +14,7 @@ from outreach.kernel.states import LeadState
 from outreach.web.rendering import render
 
 from . import WEB_ACTOR, form, optional_int, runtime
+from .dashboard import sending_problems
 
 EXAMPLE = """name = "intro"
 
@@ -37,12 +38,13 @@ async def _page(request: Request[Any, Any, Any], **extra: Any) -> dict[str, Any]
     rt = runtime(request)
     sequences = await rt.sequences.list()
     counts = {s.id: await rt.enrollment.counts(s.id) for s in sequences}
-    ready = await rt.leads.list(LeadQuery(state=LeadState.READY_FOR_OUTREACH, per_page=1))
-    defaults = {"message": None, "problems": None, "toml": None, "result": None}
+    lead_counts = await rt.leads.count_by_state()
+    defaults = {"message": None, "problems": None, "toml": None, "result": None, "missing": []}
     return {
         "sequences": sequences,
         "counts": counts,
-        "ready": ready.total,
+        "ready": lead_counts[LeadState.READY_FOR_OUTREACH],
+        "approved": lead_counts[LeadState.APPROVED],
         "example": EXAMPLE,
         **defaults,
         **extra,
@@ -75,8 +77,10 @@ async def sequences_load(request: Request[Any, Any, Any]) -> Response[str]:
 @post("/sequences/{sequence_id:int}/enroll", name="sequences_enroll", include_in_schema=False)
 async def sequences_enroll(request: Request[Any, Any, Any], sequence_id: FromPath[int]) -> Response[str]:
     """Enroll every ready lead and say how it went (in the flash area)."""
-    result = await runtime(request).enrollment.enroll(sequence_id, None, actor=WEB_ACTOR)
-    return render(request, "sequences/index.html", {"result": result}, block="enrolled", fragment=True)
+    rt = runtime(request)
+    result = await rt.enrollment.enroll(sequence_id, None, actor=WEB_ACTOR)
+    context = {"result": result, "missing": sending_problems(rt)}
+    return render(request, "sequences/index.html", context, block="enrolled", fragment=True)
 
 
 @get("/sequences/{sequence_id:int}", name="sequence_detail", include_in_schema=False)

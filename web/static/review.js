@@ -1,5 +1,6 @@
 // outreach: the leads review page's keyboard and selection.
-// j/k move, a/r approve/reject (and move on), u undo, x select, o/Enter details, ? help, Esc close.
+// j/k move, a/r approve/reject (and move on), u undo, m make ready, n analyze, x select,
+// o/Enter details, ? help, Esc close. A key that does not apply to the current lead says why.
 (function () {
   "use strict";
   let currentId = null;
@@ -24,10 +25,23 @@
     select(all[next]);
   }
 
+  const VERBS = { approve: "approve", reject: "reject", undo: "undo the review of", ready: "make ready", analyze: "analyze" };
+
+  function refuse(message) {
+    if (window.outreachFlash) window.outreachFlash(message, "warn");
+  }
+
   function press(kind, advance) {
     const row = current();
-    const button = row && row.querySelector("button." + kind);
-    if (!button) return;
+    if (!row) {
+      refuse(rows().length ? "Choose a lead first: j and k move between leads." : "There is no lead on this page.");
+      return;
+    }
+    const button = row.querySelector("button." + kind);
+    if (!button) {
+      refuse("Cannot " + VERBS[kind] + " " + (row.dataset.name || "this lead") + ": " + (row.dataset.hint || "it is not possible now."));
+      return;
+    }
     button.click();
     if (advance) move(1);
   }
@@ -71,7 +85,10 @@
 
   document.addEventListener("click", function (event) {
     const target = event.target;
-    if (target.closest("#select-matching")) {
+    if (target.closest("[data-open-import]")) {
+      const details = document.getElementById("import");
+      if (details) details.open = true;
+    } else if (target.closest("#select-matching")) {
       setAllMatching(document.getElementById("all-matching").value !== "1");
     } else if (target.closest("#help-button")) {
       toggleHelp();
@@ -96,6 +113,8 @@
       case "a": press("approve", true); break;
       case "r": press("reject", true); break;
       case "u": press("undo", false); break;
+      case "m": press("ready", true); break;
+      case "n": press("analyze", true); break;
       case "x": {
         const box = current() && current().querySelector('input[name="ids"]');
         if (!box) return;

@@ -27,6 +27,7 @@ from ...states import EmailState
 from ...store.engine import write_transaction
 from ..slices import breathe
 from .delivery import deliver, first_up
+from .holds import release_legal_holds
 from .ledger import Outcome, claim, pace_mailboxes, record, switch_sender
 from .planner import Decision, Plan, plan
 from .policy import retry_delay
@@ -88,6 +89,8 @@ class OutboxWorker:
         self._stop = asyncio.Event()
         #: Set by :meth:`wake` (and :meth:`stop`): the pause between idle rounds ends early.
         self._woken = asyncio.Event()
+        #: Whether this worker has looked at emails held for legal settings since it started.
+        self._holds_released = False
 
     async def _housekeeping(self, stats: RoundStats, *, force: bool) -> bool:
         """Reconcile and queue due follow-ups, at most once per ``poll_seconds`` while busy."""
@@ -112,6 +115,10 @@ class OutboxWorker:
         round that fails is logged and the next one starts from the store again.
         """
         LIVE_OWNERS.add(self.owner)
+        if not self._holds_released:
+            # The config may have changed since these emails were held: judge them again now.
+            self._holds_released = True
+            await release_legal_holds(self._rt.clock(), actor=f"system:worker:{self.owner}")
         total = RoundStats()
         poll = self._rt.settings.sending.poll_seconds
         in_flight: tuple[asyncio.Task[list[Outcome]], RoundStats] | None = None
