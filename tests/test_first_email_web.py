@@ -335,3 +335,16 @@ async def test_settings_page_shows_listen_address_and_toml(client, app_runtime) 
     assert "[web]" in html
     assert "port = 8000" in html
     assert "/<wbr>" in html  # paths wrap after a slash, not mid-word
+
+
+async def test_sequences_warn_before_enrolling_into_a_sender_that_only_writes_files(
+    client, app_runtime
+) -> None:
+    await _lead(app_runtime, "Ready One", state="ready_for_outreach", email="r@one.example")
+    await app_runtime.sequences.load_text(
+        'name = "intro"\n[[steps]]\nsubject = "Hi"\nbody = "Hello"\n', actor="test"
+    )
+    html = (await client.get("/sequences")).text
+    assert 'id="sender-not-set"' in html
+    assert 'href="/settings#field-sender.backend"' in html
+    assert "will be written to files, not sent. Enroll anyway?" in html

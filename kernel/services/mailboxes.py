@@ -248,6 +248,17 @@ class MailboxService:
             permanent=False,
         )
 
+    async def stranded(self) -> dict[str, int]:
+        """Queued emails of mailboxes no longer in the config, counted by mailbox.
+
+        The planner leaves them waiting ("mailbox 'X' is not in the config any more");
+        ``outreach outbox move`` or the Outbox page moves them to a configured mailbox.
+        """
+        rows = await EmailRow.raw(
+            "SELECT mailbox, COUNT(*) AS n FROM emails WHERE state = 'queued' GROUP BY mailbox"
+        )
+        return {row["mailbox"] or "": row["n"] for row in rows if row["mailbox"] not in self._by_name}
+
     async def assign(self, count: int) -> list[str]:
         """Mailboxes for ``count`` new leads, spread so each mailbox gets an even share of first emails."""
         load = {name: 0 for name in self._by_name}

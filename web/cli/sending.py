@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import click
+from typing import Any
 
+import click
+import msgspec
+
+from outreach.kernel.models import Email
 from outreach.kernel.runtime import Runtime
+from outreach.kernel.services.emails import written_to_file
 from outreach.kernel.services.outbox import actions
-from outreach.kernel.services.outbox.dry_run import explain
+from outreach.kernel.services.outbox.dry_run import HOLD_STRANDED, Hold, explain, holds, waiting_summary
 from outreach.kernel.states import EmailState
 
 from .common import CLI_ACTOR, echo_json, with_runtime
@@ -37,7 +42,8 @@ async def send(rt: Runtime, until_idle: bool, dry_run: bool, as_json: bool) -> N
             else:
                 until = f" until {item.until:%Y-%m-%d %H:%M} UTC" if item.until else ""
                 where_from = f"#{item.email_id} (lead {item.lead_id}, step {item.step_number})"
-                click.echo(f"  {item.action:<6} {where_from}: {item.reason}{until}")
+                hold = f" [{item.hold}]" if item.hold else ""
+                click.echo(f"  {item.action:<6} {where_from}{hold}: {item.reason}{until}")
         for limit in report.limits:
             click.echo(f"  limit: {limit}")
         if report.followups_due:
@@ -45,13 +51,15 @@ async def send(rt: Runtime, until_idle: bool, dry_run: bool, as_json: bool) -> N
         return
     worker = rt.outbox
     stats = await (worker.run_until_idle() if until_idle else worker.run_until_idle(max_rounds=1))
+    # The round's "waiting" counts only due emails it looked at; the queue says what all wait for.
+    summary = await waiting_summary(rt)
     if as_json:
-        echo_json(stats)
+        echo_json({**msgspec.to_builtins(stats), "queued": summary.queued, "holds": summary.holds})
         return
     click.echo(
         f"Sent {stats.sent}, retrying {stats.retried}, failed {stats.failed}, blocked {stats.blocked}, "
         f"deferred {stats.deferred}, cancelled {stats.cancelled}, unknown outcome {stats.uncertain}; "
-        f"{stats.waiting} waiting."
+        f"{summary.sentence()}."
     )
 
 
@@ -72,19 +80,34 @@ async def list_emails(
 ) -> None:
     """Outgoing emails, newest first."""
     result = await rt.emails.list(state, page, per_page, needs_attention=True if attention else None)
+    found = await holds(rt, result.items)
     if as_json:
-        echo_json(result.items)
+        echo_json([_listed(email, found.get(email.id)) for email in result.items])
         return
     for email in result.items:
         flag = " [needs attention]" if email.needs_attention else ""
+        flag += " [written to a file]" if written_to_file(email) else ""
         due = f" due {email.due_at:%Y-%m-%d %H:%M}" if email.state == "queued" and email.due_at else ""
         click.echo(
             f"{email.id:>6}  {email.state:<10} lead {email.lead_id:<6} step {email.step_number}  "
             f"{email.mailbox or ''}{due}  {email.subject}{flag}"
         )
-        if email.last_error and email.state in ("failed", "queued", "sending", "cancelled"):
+        hold = found.get(email.id)
+        if hold is not None:
+            click.echo(f"        waits: {hold.reason}")
+        elif email.last_error and email.state in ("failed", "sending", "cancelled"):
             click.echo(f"        {email.last_error}")
     click.echo(f"({len(result.items)} of {result.total}, page {result.page} of {result.pages})", err=True)
+
+
+def _listed(email: Email, hold: Hold | None) -> dict[str, Any]:
+    """An email as ``outbox list --json`` prints it: its fields, and what it waits for."""
+    return {
+        **msgspec.to_builtins(email),
+        "stranded": hold is not None and hold.kind == HOLD_STRANDED,
+        "hold": msgspec.to_builtins(hold) if hold is not None else None,
+        "written_to_file": written_to_file(email),
+    }
 
 
 @outbox.command("retry")
@@ -96,13 +119,43 @@ async def retry(rt: Runtime, email_id: int) -> None:
     click.echo(f"Email {email.id} is queued again.")
 
 
+@outbox.command("send-now")
+@click.argument("email_id", type=int)
+@with_runtime
+async def send_now(rt: Runtime, email_id: int) -> None:
+    """Make a queued email due now: it skips its delay, a retry's backoff, the sending window and the
+    mailbox's gap once, never a cap, the rate limit, suppression or the compliance checks."""
+    done = await actions.send_now(rt, email_id, actor=CLI_ACTOR)
+    click.echo(done.message)
+
+
 @outbox.command("cancel")
 @click.argument("email_id", type=int)
 @with_runtime
 async def cancel(rt: Runtime, email_id: int) -> None:
     """Cancel a queued email (the lead's sequence stops)."""
-    email = await actions.cancel(rt, email_id, actor=CLI_ACTOR)
-    click.echo(f"Email {email.id} is cancelled.")
+    done = await actions.cancel_one(rt, email_id, actor=CLI_ACTOR)
+    click.echo(done.message)
+
+
+@outbox.command("move")
+@click.option("--from", "from_mailbox", required=True, help="The mailbox the emails are in now.")
+@click.option("--to", "to_mailbox", required=True, help="A configured mailbox to send them from instead.")
+@click.argument("email_ids", nargs=-1, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_runtime
+async def move(
+    rt: Runtime, from_mailbox: str, to_mailbox: str, email_ids: tuple[int, ...], as_json: bool
+) -> None:
+    """Move the queued emails of a mailbox (all, or EMAIL_IDS) to another one: for a mailbox
+    renamed or removed from the config, whose emails would otherwise wait for ever."""
+    result = await actions.move(
+        rt, from_mailbox, to_mailbox, list(email_ids) if email_ids else None, actor=CLI_ACTOR
+    )
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(result.sentence())
 
 
 @outbox.command("mark-sent")

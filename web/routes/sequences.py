@@ -39,13 +39,14 @@ async def _page(request: Request[Any, Any, Any], **extra: Any) -> dict[str, Any]
     sequences = await rt.sequences.list()
     counts = {s.id: await rt.enrollment.counts(s.id) for s in sequences}
     lead_counts = await rt.leads.count_by_state()
-    defaults = {"message": None, "problems": None, "toml": None, "result": None, "missing": []}
+    defaults = {"message": None, "problems": None, "toml": None, "result": None}
     return {
         "sequences": sequences,
         "counts": counts,
         "ready": lead_counts[LeadState.READY_FOR_OUTREACH],
         "approved": lead_counts[LeadState.APPROVED],
         "example": EXAMPLE,
+        "missing": sending_problems(rt),
         **defaults,
         **extra,
     }

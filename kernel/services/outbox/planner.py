@@ -7,8 +7,12 @@ limit must allow one more; a follow-up's lead must not have replied, bounced or 
 suppressed (else it is cancelled). Then every compliance preparer shapes the
 message and every check judges it: a block fails the email, a defer moves it.
 
+An email a person asked to send now (``outreach outbox send-now``) skips the sending
+window and its mailbox's gap once, never a cap, the rate limit or a check: the mark is
+the ``send_now`` audit row of that version of the email (see :func:`live_send_now`).
+
 The same plan serves the worker and ``outreach send --dry-run``; only the worker
-applies it.
+applies it. Each decision that holds an email back names its hold (``Decision.hold``).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import msgspec
 import structlog
 from piccolo.query import Select
 
-from ...compliance import public_url
+from ...compliance import LEGAL_HOLD, public_url
 from ...contracts import ComplianceContext, OutgoingMessage, VerdictAction
 from ...models import Email, Lead
 from ...protocols import ComplianceCheck, MessagePreparer
@@ -30,7 +34,7 @@ from ...states import EmailState
 from ...store.engine import read_transaction
 from ...store.filters import in_values
 from ...store.mapping import email_from_row, lead_from_row
-from ...store.tables import EmailRow, LeadRow
+from ...store.tables import AuditRow, EmailRow, LeadRow
 from ..followups import STOPPING_STATES, suppressed_hashes
 from ..mailboxes import SENT_STATES
 from ..slices import breathe
@@ -41,6 +45,34 @@ if TYPE_CHECKING:
     from ...runtime import Runtime
 
 log = structlog.get_logger("outreach.outbox")
+
+#: The audit action of a person's "send now": the mark that lets one email skip the window and gap.
+SEND_NOW = "send_now"
+#: How the reason of an email deferred to its window's opening begins.
+WINDOW_REASON = "outside the sending window"
+#: How many due emails of a mailbox in its gap are looked through for a "send now" mark.
+_MARK_SCAN = 1000
+
+#: The kinds of hold a decision names (``Decision.hold``), for reports and scripts.
+HOLD_STRANDED = "stranded"
+HOLD_NO_SENDER = "no_sender"
+HOLD_WINDOW = "window"
+HOLD_CAP = "cap"
+HOLD_GAP = "gap"
+HOLD_RATE_LIMIT = "rate_limit"
+HOLD_LEGAL = "legal"
+HOLD_COMPLIANCE = "compliance"
+HOLD_CHECK_FAILED = "check_failed"
+
+
+def stranded_reason(mailbox: str) -> str:
+    """Why an email of a mailbox that is no longer configured waits."""
+    return f"mailbox '{mailbox}' is not in the config any more"
+
+
+def compliance_hold(reason: str | None) -> str:
+    """The hold kind of a compliance check's defer: the law's settings, or another check."""
+    return HOLD_LEGAL if (reason or "").startswith(LEGAL_HOLD) else HOLD_COMPLIANCE
 
 
 class Decision(msgspec.Struct, kw_only=True):
@@ -58,6 +90,8 @@ class Decision(msgspec.Struct, kw_only=True):
     message: OutgoingMessage | None = None
     senders: list[str] = []
     check: str | None = None
+    #: What holds the email back (``window``, ``cap``, ``gap``, ``rate_limit``, ``stranded``...).
+    hold: str | None = None
 
 
 class Plan(msgspec.Struct, kw_only=True):
@@ -74,44 +108,80 @@ class Plan(msgspec.Struct, kw_only=True):
         return [d for d in self.decisions if d.action == action]
 
 
-async def _allowances(rt: Runtime, now: datetime) -> tuple[dict[str, int], dict[str, str], int | None]:
+@dataclass
+class Allowances:
+    """How much each mailbox may send now, why the others may not, and the global room."""
+
+    #: Emails each mailbox may claim this round (one per round while it keeps a gap).
+    allowance: dict[str, int]
+    #: Room left under each mailbox's cap today.
+    left: dict[str, int]
+    #: Why a mailbox sends no more this round.
+    why: dict[str, str]
+    #: The hold kind of ``why``: ``cap`` or ``gap``.
+    kind: dict[str, str]
+    #: Emails the global rate limit allows this minute (None: no limit).
+    room: int | None
+
+
+async def allowances(rt: Runtime, now: datetime) -> Allowances:
     """How many emails each mailbox may claim now, why the others may not, and the global room."""
     pacing = await rt.mailboxes.pacing()
     starts = {name: day_start(now, rt.mailboxes.timezone_of(name)) for name in rt.mailboxes.names()}
     sent = await rt.mailboxes.sent_since(starts)
-    allowance: dict[str, int] = {}
-    why: dict[str, str] = {}
+    result = Allowances(allowance={}, left={}, why={}, kind={}, room=None)
     for mailbox in rt.mailboxes.all_settings():
-        row = pacing.get(mailbox.name, {})
+        name = mailbox.name
+        row = pacing.get(name, {})
         cap = cap_for_day(mailbox, row.get("first_sent_at"), now)
-        left = cap - sent[mailbox.name]
+        left = cap - sent[name]
         next_at = row.get("next_send_at")
+        result.left[name] = max(0, left)
         if left <= 0:
-            why[mailbox.name] = (
-                f"mailbox '{mailbox.name}' reached today's cap ({sent[mailbox.name]} of {cap})"
-            )
-            allowance[mailbox.name] = 0
+            result.why[name] = f"mailbox '{name}' reached today's cap ({sent[name]} of {cap})"
+            result.kind[name], result.allowance[name] = HOLD_CAP, 0
         elif next_at is not None and next_at > now:
-            why[mailbox.name] = (
-                f"mailbox '{mailbox.name}' waits its gap until {next_at:%Y-%m-%d %H:%M:%S} UTC"
-            )
-            allowance[mailbox.name] = 0
+            result.why[name] = f"mailbox '{name}' waits its gap until {next_at:%Y-%m-%d %H:%M:%S} UTC"
+            result.kind[name], result.allowance[name] = HOLD_GAP, 0
         elif mailbox.min_gap_seconds:
-            allowance[mailbox.name] = 1
-            why[mailbox.name] = (
-                f"mailbox '{mailbox.name}' sends one email per gap of {mailbox.min_gap_seconds}s"
-            )
+            result.why[name] = f"mailbox '{name}' sends one email per gap of {mailbox.min_gap_seconds}s"
+            result.kind[name], result.allowance[name] = HOLD_GAP, 1
         else:
-            allowance[mailbox.name] = left
-            why[mailbox.name] = f"mailbox '{mailbox.name}' reached today's cap ({cap})"
+            result.why[name] = f"mailbox '{name}' reached today's cap ({cap})"
+            result.kind[name], result.allowance[name] = HOLD_CAP, left
     limit = rt.settings.sending.rate_limit_per_minute
-    room = None
     if limit > 0:
         recent = await EmailRow.count().where(
             EmailRow.state.is_in(list(SENT_STATES)) & (EmailRow.claimed_at > now - timedelta(seconds=60))
         )
-        room = max(0, limit - recent)
-    return allowance, why, room
+        result.room = max(0, limit - recent)
+    return result
+
+
+async def live_send_now(versions: dict[int, int], now: datetime) -> set[int]:
+    """Which of these emails (id -> current version) carry a live "send now" mark.
+
+    A mark is the ``send_now`` audit row a person's action wrote with the version it
+    left the email at: any later change (a claim, a check's defer, a retry) bumps the
+    version and so uses the mark up, and it lapses at its ``until``.
+    """
+    if not versions:
+        return set()
+    # Only the entity_id index narrows this; the entity is checked here rather than in SQL,
+    # where SQLite might pick the far less selective index on it.
+    rows = await AuditRow.select(AuditRow.entity, AuditRow.entity_id, AuditRow.new_value).where(
+        in_values(AuditRow.entity_id, list(versions)) & (AuditRow.action == SEND_NOW)
+    )
+    live = set()
+    for row in rows:
+        mark = row["new_value"]
+        mark = msgspec.json.decode(mark) if isinstance(mark, str | bytes) else (mark or {})
+        if row["entity"] != "email" or mark.get("version") != versions.get(row["entity_id"]):
+            continue
+        until = mark.get("until")
+        if until is None or datetime.fromisoformat(until) > now:
+            live.add(row["entity_id"])
+    return live
 
 
 def due_query(now: datetime, limit: int, mailboxes: list[str] | None) -> Select:
@@ -167,9 +237,7 @@ class _Round:
     """What every decision of one planning round shares."""
 
     now: datetime
-    allowance: dict[str, int]
-    why: dict[str, str]
-    room: int | None
+    limits: Allowances
     stopped: set[int]
     #: The keyed hash of each email's recipient, by email id (made once per round).
     hashes: dict[int, str | None]
@@ -179,6 +247,37 @@ class _Round:
     checks: list[ComplianceCheck]
     #: The checks that also prepare messages (a Protocol isinstance check is slow: once per round).
     preparers: list[MessagePreparer]
+    #: The round's emails, by id: the ones a "send now" mark is looked up for.
+    emails: dict[int, Email]
+    #: Emails with a live "send now" mark; looked up the first time a window or gap would hold one.
+    marked: set[int] | None = None
+
+    async def send_now(self, email: Email) -> bool:
+        """Whether a person asked to send ``email`` now (one query per round, and only if needed)."""
+        if self.marked is None:
+            self.marked = await live_send_now({e.id: e.version for e in self.emails.values()}, self.now)
+        return email.id in self.marked
+
+
+async def _marked_in_gap(rt: Runtime, now: datetime, mailboxes: list[str]) -> list[Email]:
+    """Due emails of mailboxes waiting out their gap that a person asked to send now."""
+    if not mailboxes:
+        return []
+    rows = await (
+        EmailRow.select(EmailRow.id, EmailRow.version)
+        .where(
+            (EmailRow.state == EmailState.QUEUED)
+            & (EmailRow.needs_attention.eq(False))
+            & ((EmailRow.due_at <= now) | EmailRow.due_at.is_null())
+            & EmailRow.mailbox.is_in(mailboxes)
+        )
+        .limit(_MARK_SCAN)
+    )
+    marked = await live_send_now({r["id"]: r["version"] for r in rows}, now)
+    if not marked:
+        return []
+    rows = await EmailRow.select().where(in_values(EmailRow.id, sorted(marked)))
+    return [email_from_row(row, rt.vault) for row in rows]
 
 
 async def _judge(
@@ -207,21 +306,28 @@ async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | 
     rng = rng or random.Random()
     now = rt.clock()
     result = Plan(now=now)
-    allowance, why, room = await _allowances(rt, now)
-    if room == 0:
+    limits = await allowances(rt, now)
+    if limits.room == 0:
         result.limits.append(
             f"the global rate limit ({rt.settings.sending.rate_limit_per_minute} a minute) is reached"
         )
         return result
-    blocked_mailboxes = [name for name, n in allowance.items() if n <= 0]
-    result.limits.extend(why[name] for name in blocked_mailboxes)
+    blocked_mailboxes = [name for name, n in limits.allowance.items() if n <= 0]
+    result.limits.extend(limits.why[name] for name in blocked_mailboxes)
+    has_sender = {name: rt.mailboxes.sender_chain(name)[0] in rt.plugins.senders for name in limits.allowance}
     # Only mailboxes that can send now, so that emails which must wait never crowd out the rest.
-    sendable = [
-        name
-        for name, n in allowance.items()
-        if n > 0 and rt.mailboxes.sender_chain(name)[0] in rt.plugins.senders
-    ]
+    sendable = [name for name, n in limits.allowance.items() if n > 0 and has_sender[name]]
     emails = await _due(rt, now, limit, sendable if not dry_run else None)
+    marked: list[Email] = []
+    if not dry_run:
+        # A mailbox in its gap is left out above; an email a person asked to send now may still go.
+        in_gap = [
+            name
+            for name in blocked_mailboxes
+            if limits.kind[name] == HOLD_GAP and limits.left[name] > 0 and has_sender[name]
+        ]
+        marked = await _marked_in_gap(rt, now, in_gap)
+        emails = marked + emails
     if not emails:
         return result
     checks = list(rt.plugins.compliance_checks)
@@ -230,9 +336,7 @@ async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | 
     hashes = {e.id: rt.vault.hash_email(e.to_address) for e in emails}
     round_ = _Round(
         now=now,
-        allowance=allowance,
-        why=why,
-        room=room,
+        limits=limits,
         stopped=await _stopped_leads(sorted({e.lead_id for e in emails if e.step_number > 1})),
         hashes=hashes,
         suppressed=await suppressed_hashes(hashes.values()),
@@ -240,7 +344,10 @@ async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | 
         dry_run=dry_run,
         checks=checks,
         preparers=[c for c in checks if isinstance(c, MessagePreparer)],
+        emails={e.id: e for e in emails},
     )
+    if marked:
+        round_.marked = {e.id for e in marked}
     sending = 0
     for email in emails:
         if not dry_run and sending >= limit:
@@ -249,9 +356,10 @@ async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | 
         await breathe()
         if decision.action == "send":
             sending += 1
-            allowance[email.mailbox or ""] -= 1
-            if round_.room is not None:
-                round_.room -= 1
+            limits.allowance[email.mailbox or ""] -= 1
+            limits.left[email.mailbox or ""] -= 1
+            if limits.room is not None:
+                limits.room -= 1
             settings = rt.mailboxes.settings_of(email.mailbox or "")
             if settings.min_gap_seconds:
                 result.next_send[settings.name] = now + gap_after(settings, rng)
@@ -259,14 +367,18 @@ async def _plan(rt: Runtime, *, limit: int, dry_run: bool, rng: random.Random | 
     return result
 
 
+def _wait(email: Email, hold: str, reason: str) -> Decision:
+    return Decision(email=email, action="wait", reason=reason, hold=hold)
+
+
 async def _decide(rt: Runtime, email: Email, leads: dict[int, Lead | None], round_: _Round) -> Decision:
-    name, now, allowance = email.mailbox or "", round_.now, round_.allowance
-    if name not in allowance:
-        return Decision(email=email, action="wait", reason=f"mailbox '{name}' is not in the config any more")
+    name, now, limits = email.mailbox or "", round_.now, round_.limits
+    if name not in limits.allowance:
+        return _wait(email, HOLD_STRANDED, stranded_reason(name))
     chain = rt.mailboxes.sender_chain(name)
     missing = [s for s in chain[:1] if s not in rt.plugins.senders]
     if missing:
-        return Decision(email=email, action="wait", reason=f"no plugin provides the sender '{missing[0]}'")
+        return _wait(email, HOLD_NO_SENDER, f"no plugin provides the sender '{missing[0]}'")
     if email.lead_id not in leads:
         return Decision(email=email, action="cancel", reason="the lead no longer exists")
     suppressed = round_.hashes[email.id] in round_.suppressed
@@ -277,37 +389,37 @@ async def _decide(rt: Runtime, email: Email, leads: dict[int, Lead | None], roun
     settings = rt.mailboxes.settings_of(name)
     timezone = email.recipient_timezone or rt.mailboxes.timezone_of(name)
     opening = window_opening(now, timezone, settings.window, settings.weekdays_only)
-    if opening is not None:
+    if opening is not None and not await round_.send_now(email):
         return Decision(
             email=email,
             action="defer",
             until=opening,
-            reason=f"outside the sending window ({settings.window} in {timezone})",
+            reason=f"{WINDOW_REASON} ({settings.window} in {timezone})",
+            hold=HOLD_WINDOW,
         )
-    if allowance[name] <= 0:
-        return Decision(email=email, action="wait", reason=round_.why[name])
-    if round_.room is not None and round_.room <= 0:
-        return Decision(email=email, action="wait", reason="the global rate limit is reached")
-    context = ComplianceContext(
+    if limits.allowance[name] <= 0:
+        # Only the gap holds a mailbox with room under its cap, and a person may skip that once.
+        skips_gap = limits.left[name] > 0 and await round_.send_now(email)
+        if not skips_gap:
+            return _wait(email, limits.kind[name], limits.why[name])
+    if limits.room is not None and limits.room <= 0:
+        return _wait(email, HOLD_RATE_LIMIT, "the global rate limit is reached")
+    context = compliance_context(
+        rt,
+        email,
         lead=leads[email.lead_id],
-        mailbox=name,
-        sender=chain[0],
         now=now,
         public_url=round_.public_url,
-        recipient_timezone=timezone,
         dry_run=round_.dry_run,
-        delivers=bool(getattr(rt.plugins.senders.get(chain[0]), "delivers", True)),
-        tracking=settings.tracking,
         suppressed=suppressed,
-        extra={"sequence_id": email.sequence_id, "reply_to": settings.reply_to},
     )
     message = outgoing(email, reply_to=settings.reply_to)
     try:
         message, action, reason, until, check = await _judge(rt, message, context, round_)
     except Exception as exc:  # a broken check holds the email back rather than letting it through
         log.exception("compliance_check_failed", email_id=email.id)
-        return Decision(
-            email=email, action="wait", reason=f"a compliance check failed ({exc!r}); the log has the details"
+        return _wait(
+            email, HOLD_CHECK_FAILED, f"a compliance check failed ({exc!r}); the log has the details"
         )
     return Decision(
         email=email,
@@ -317,6 +429,36 @@ async def _decide(rt: Runtime, email: Email, leads: dict[int, Lead | None], roun
         message=message,
         senders=chain,
         check=check,
+        hold=compliance_hold(reason) if action == "defer" else None,
+    )
+
+
+def compliance_context(
+    rt: Runtime,
+    email: Email,
+    *,
+    lead: Lead | None,
+    now: datetime,
+    public_url: str,
+    dry_run: bool,
+    suppressed: bool | None,
+) -> ComplianceContext:
+    """What the compliance checks are told about ``email`` (its mailbox must be configured)."""
+    name = email.mailbox or ""
+    settings = rt.mailboxes.settings_of(name)
+    sender = rt.mailboxes.sender_chain(name)[0]
+    return ComplianceContext(
+        lead=lead,
+        mailbox=name,
+        sender=sender,
+        now=now,
+        public_url=public_url,
+        recipient_timezone=email.recipient_timezone or rt.mailboxes.timezone_of(name),
+        dry_run=dry_run,
+        delivers=bool(getattr(rt.plugins.senders.get(sender), "delivers", True)),
+        tracking=settings.tracking,
+        suppressed=suppressed,
+        extra={"sequence_id": email.sequence_id, "reply_to": settings.reply_to},
     )
 
 
