@@ -277,6 +277,10 @@ async def test_stranded_emails_are_found_and_moved_with_their_thread(make_settin
     assert [(f.mailbox, f.from_address, f.in_reply_to) for f in followups] == [
         ("main", "Ann Example <ann@main.example>", email.message_id)
     ]
+    # Moved to a mailbox of another address: its follow-up comes from that address too.
+    other = await rt.emails.get(ids[2])
+    later = [e for e in await rt.emails.for_lead(other.lead_id) if e.step_number == 2]
+    assert [(f.mailbox, f.from_address) for f in later] == [("other", "Bob <bob@main.example>")]
 
 
 async def test_move_refuses_a_mailbox_that_is_not_configured(make_settings, make_runtime) -> None:

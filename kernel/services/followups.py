@@ -101,6 +101,13 @@ async def _queue_next(rt: Runtime, enrollment: Enrollment, sequence: Sequence, n
             lead.id, f"step {number} cannot be written for this lead: {exc}", actor=actor
         )
         return None
+    # From the enrollment's mailbox as configured now: a thread moved to another mailbox
+    # goes on from that mailbox's address, not the one it started from.
+    from_address = (
+        rt.mailboxes.settings_of(mailbox).from_address
+        if mailbox in rt.mailboxes.names()
+        else first.from_address
+    )
     values = {
         "lead": lead.id,
         "sequence_id": sequence.id,
@@ -108,11 +115,11 @@ async def _queue_next(rt: Runtime, enrollment: Enrollment, sequence: Sequence, n
         "dedupe_key": dedupe_key(lead.id, sequence.id, number),
         "mailbox": mailbox,
         "to_address": first.to_address,
-        "from_address": first.from_address,
+        "from_address": from_address,
         "subject": reply_subject(first.subject),
         "body_text": rendered.text,
         "body_html": rendered.html,
-        "message_id": make_message_id(first.from_address or ""),
+        "message_id": make_message_id(from_address or ""),
         "in_reply_to": previous.message_id,
         "references": [*previous.references, previous.message_id],
         "provider_thread_id": first.provider_thread_id,
