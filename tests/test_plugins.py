@@ -137,7 +137,7 @@ def test_outreach_plugins_cli_lists_the_installed_package(tmp_path) -> None:
     data = json.loads(result.stdout)
     example = next(p for p in data["plugins"] if p["name"] == "example")
     assert example["version"] == "1.2.3"
-    assert example["hooks"] == ["register_commands", "register_senders"]
+    assert example["hooks"] == ["register_commands", "register_config_tables", "register_senders"]
 
 
 def test_a_plugin_command_runs_from_the_cli(tmp_path) -> None:
