@@ -104,6 +104,9 @@ EMAIL_MACHINE = StateMachine(
     | frozenset((old, new) for i, old in enumerate(_FORWARD_CHAIN) for new in _FORWARD_CHAIN[i + 1 :]),
 )
 
+#: Email states of an email that has left through its sender (a bounce did leave too).
+LEFT_STATES = (E.SENT, E.DELIVERED, E.OPENED, E.REPLIED, E.CATEGORIZED, E.BOUNCED)
+
 #: Lead states after which a review may no longer be undone once an email exists.
 REVIEW_UNDO_STATES = frozenset({L.APPROVED, L.REJECTED, L.EXPIRED})
 

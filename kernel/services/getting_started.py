@@ -12,20 +12,10 @@ from collections.abc import Iterable, Mapping
 import msgspec
 
 from ..compliance import Finding
-from ..states import EmailState, LeadState
+from ..states import LEFT_STATES, LeadState
 from ..store.tables import EmailRow
 
 L = LeadState
-
-#: Email states that prove the email left through its sender.
-_GONE_OUT = (
-    EmailState.SENT,
-    EmailState.DELIVERED,
-    EmailState.OPENED,
-    EmailState.REPLIED,
-    EmailState.CATEGORIZED,
-    EmailState.BOUNCED,
-)
 
 
 class Step(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,7 +114,7 @@ def build_checklist(
 
 async def real_emails_sent(non_delivering: Iterable[str]) -> int:
     """How many emails went out through a sender that delivers mail (not the ``outbox`` file writer)."""
-    query = EmailRow.count().where(EmailRow.state.is_in(list(_GONE_OUT)))
+    query = EmailRow.count().where(EmailRow.state.is_in(list(LEFT_STATES)))
     skipped = [name for name in non_delivering]
     if skipped:
         query = query.where(EmailRow.sender_backend.not_in(skipped))

@@ -16,7 +16,7 @@ import msgspec
 from ..mail.analysis import MailAnalysis
 from ..mail.bounces import BouncedRecipient
 from ..models import Email
-from ..states import EmailState
+from ..states import LEFT_STATES
 from ..store.mapping import email_from_row
 from ..store.tables import EmailRow
 
@@ -24,14 +24,7 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
 
 #: States of an email that has left: only those can be answered or bounce.
-LEFT = (
-    EmailState.SENT,
-    EmailState.DELIVERED,
-    EmailState.OPENED,
-    EmailState.REPLIED,
-    EmailState.CATEGORIZED,
-    EmailState.BOUNCED,
-)
+LEFT = LEFT_STATES
 
 
 class Match(msgspec.Struct, kw_only=True):

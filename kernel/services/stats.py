@@ -6,19 +6,12 @@ from datetime import date, timedelta
 
 import msgspec
 
-from ..states import EmailState, LeadState
+from ..states import LEFT_STATES, EmailState, LeadState
 from ..store.tables import EmailRow, LeadRow
 from .transitions import utcnow
 
 #: Email states that prove a message left (a bounce did leave).
-_SENT = (
-    EmailState.SENT,
-    EmailState.DELIVERED,
-    EmailState.OPENED,
-    EmailState.REPLIED,
-    EmailState.CATEGORIZED,
-    EmailState.BOUNCED,
-)
+_SENT = LEFT_STATES
 _OPENED = (EmailState.OPENED, EmailState.REPLIED, EmailState.CATEGORIZED)
 _REPLIED = (EmailState.REPLIED, EmailState.CATEGORIZED)
 _APPROVED = (LeadState.APPROVED, LeadState.READY_FOR_OUTREACH)
