@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("outreach.settings")
 
-#: Seconds old senders keep their connections, so a send under way can finish on them.
+#: Seconds old senders and reply sources keep their connections, so work under way can finish.
 RETIRE_AFTER = 30.0
 
 _retiring: set[asyncio.Task[None]] = set()
@@ -59,7 +59,7 @@ def check_settings(rt: Runtime, settings: Settings) -> PluginHost:
 
 async def _retire(host: PluginHost) -> None:
     await asyncio.sleep(RETIRE_AFTER)
-    for plugin_object in host.senders:
+    for plugin_object in (*host.senders, *host.reply_sources):
         closer = getattr(plugin_object, "aclose", None)
         if closer is not None:
             with contextlib.suppress(Exception):
@@ -82,6 +82,10 @@ async def apply_settings(rt: Runtime, settings: Settings, plugins: PluginHost, *
     rt.geocoding = GeocodingService(plugins.sorted_geocoders)
     rt.mailboxes = mailboxes
     await rt.mailboxes.sync()
+    if rt.poller.running:
+        # Reply sources read their settings when built: read with the new ones from now on.
+        await rt.poller.stop()
+        rt.poller.start()
     released = await release_legal_holds(rt.clock(), actor=actor)
     rt.outbox.wake()
     task = asyncio.get_running_loop().create_task(_retire(old))

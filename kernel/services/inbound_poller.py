@@ -100,6 +100,11 @@ class InboundPoller:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), timeout=seconds)
 
+    @property
+    def running(self) -> bool:
+        """Whether the poller is reading sources in the background."""
+        return bool(self._tasks)
+
     def start(self) -> None:
         """Read every source in the background."""
         self._stop.clear()
