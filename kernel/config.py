@@ -21,6 +21,7 @@ import msgspec
 import platformdirs
 
 from .errors import ConfigError
+from .private_files import secure_data_dir
 from .secrets import SecretRef
 
 APP_NAME = "outreach"
@@ -44,6 +45,11 @@ class WebSettings(_Section):
     #: The https address recipients reach (the base of unsubscribe and tracking links in
     #: emails); defaults to host:port, which senders of real mail refuse.
     public_url: str | None = None
+    #: Other names the app answers to (``"nas.local"``, ``"192.168.1.20"``; port ignored).
+    #: A request naming any other host is refused, so a web page elsewhere that rebinds
+    #: its name to this machine cannot read the app. The bound address, the loopback
+    #: names and the host of ``public_url`` are always accepted.
+    allowed_hosts: list[str] = []
 
 
 class DatabaseSettings(_Section):
@@ -184,10 +190,13 @@ class Settings(_Section):
 
     @property
     def data_path(self) -> Path:
-        """The data directory, created on first use."""
+        """The data directory, created on first use (0700: it holds personal data).
+
+        The first use in a process also narrows what an older version left readable to
+        others (see :func:`~outreach.kernel.private_files.secure_data_dir`).
+        """
         path = Path(self.data_dir) if self.data_dir else default_data_dir()
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return secure_data_dir(path)
 
     @property
     def database_path(self) -> Path:

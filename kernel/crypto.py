@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .errors import ConfigError
+from .private_files import private_dir, write_private
 
 KEY_ENV = "OUTREACH_DATA_KEY"
 KEYRING_SERVICE, KEYRING_NAME = "outreach", "data-key"
@@ -139,13 +140,13 @@ def key_file(data_dir: Path) -> Path:
 
 
 def write_key_file(path: Path, vault: Vault) -> None:
-    """Write ``vault``'s keys to ``path`` with mode 0600, replacing it atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(vault.to_json())
-    os.replace(tmp, path)
+    """Write ``vault``'s keys to ``path`` with mode 0600, replacing it atomically.
+
+    The file is on disk before it takes the name: a crash must never leave a key file
+    that is empty while the database holds data encrypted with its key.
+    """
+    private_dir(path.parent)
+    write_private(path, vault.to_json(), durable=True)
 
 
 def store_in_keyring(vault: Vault) -> None:

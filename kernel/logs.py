@@ -8,12 +8,15 @@ not its address.
 from __future__ import annotations
 
 import logging
-import logging.handlers
+import os
 import sys
 from pathlib import Path
 
 import msgspec
 import structlog
+from concurrent_log_handler import ConcurrentRotatingFileHandler
+
+from .private_files import FILE_MODE, private_dir
 
 _SHARED = [
     structlog.contextvars.merge_contextvars,
@@ -28,31 +31,36 @@ def _json(event: dict[str, object], **_: object) -> str:
     return msgspec.json.encode(event, enc_hook=repr).decode()
 
 
-class _RotatingLines(logging.handlers.RotatingFileHandler):
-    """A size-rotated log file that formats each record once.
+class _RotatingLines(ConcurrentRotatingFileHandler):
+    """A size-rotated log file that several processes write and roll over together.
 
-    The standard handler formats every record twice, once only to measure it for the
-    rollover; with many events a second (inbound mail, pages, the outbox) that shows.
+    ``serve`` and ``worker`` write one file: each line is written, and the file rolled
+    over, under a lock on a file beside it (portalocker), so no process writes into a
+    file another one just renamed and no line is split or lost. The file rolls over
+    before a line would take it past ``maxBytes``; each record is formatted once.
     """
 
-    def emit(self, record: logging.LogRecord) -> None:
-        """Write ``record`` as one line, rolling the file over first if it would grow too big."""
+    _next_size = 0
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format ``record`` and remember its size for :meth:`shouldRollover`."""
+        line = super().format(record)
+        self._next_size = len(line.encode("utf-8", "replace")) + len(self.terminator)
+        return line
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:
+        """Whether the record about to be written would take the file past ``maxBytes``.
+
+        Asked with the lock held and every writer's lines flushed, so the size on disk
+        is the size.
+        """
+        if self.maxBytes <= 0:
+            return False
         try:
-            line = self.format(record) + self.terminator
-            if self.stream is None:
-                self.stream = self._open()
-            if self.maxBytes:
-                self.stream.seek(0, 2)  # the end, wherever other processes writing to it left it
-            if self.maxBytes and self.stream.tell() + len(line) >= self.maxBytes:
-                self.doRollover()
-                if self.stream is None:
-                    self.stream = self._open()
-            self.stream.write(line)
-            self.flush()
-        except RecursionError:
-            raise
-        except Exception:
-            self.handleError(record)
+            size = os.path.getsize(self.baseFilename)
+        except OSError:
+            return False
+        return size > 0 and size + self._next_size >= self.maxBytes
 
 
 def _configure_structlog() -> None:
@@ -89,17 +97,29 @@ def log_path(data_dir: Path) -> Path:
     return data_dir / "logs" / "outreach.log"
 
 
-def configure_logging(data_dir: Path, *, level: str = "info", console_level: str | None = None) -> Path:
+def configure_logging(
+    data_dir: Path,
+    *,
+    level: str = "info",
+    console_level: str | None = None,
+    max_bytes: int = 10_000_000,
+    backups: int = 5,
+) -> Path:
     """Send structlog and stdlib logging to the JSON log file and to stderr.
 
     :param level: the level written to the file.
     :param console_level: the level shown on the console (defaults to ``level``).
+    :param max_bytes: the file rolls over before it would grow past this size.
+    :param backups: rolled-over files kept (``outreach.log.1`` the newest).
     :return: the log file's path.
     """
     path = log_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
 
-    file_handler = _RotatingLines(path, maxBytes=10_000_000, backupCount=5)
+    # The file, its lock and the rolled-over files are 0600: events name leads and jobs.
+    file_handler = _RotatingLines(
+        path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", chmod=FILE_MODE
+    )
     file_handler.setLevel(level.upper())
     file_handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from outreach.kernel import DiscoveryError, GeoPlace, Town, load_gazetteer, place_key
+from outreach.kernel.private_files import private_dir, write_private
 
 
 def lookup(text: str) -> GeoPlace | None:
@@ -94,10 +95,9 @@ class NominatimGeocoder:
     def _save(self, key: str, value: dict[str, Any] | None) -> None:
         cache = self._load_cache()
         cache[key] = value
-        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.cache_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(cache, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(self.cache_file)
+        # The places asked about are the leads' addresses: the cache is private to the user.
+        private_dir(self.cache_file.parent)
+        write_private(self.cache_file, json.dumps(cache, ensure_ascii=False).encode("utf-8"))
 
     async def geocode(self, text: str, *, language: str = "en") -> GeoPlace | None:
         """The first Nominatim match for ``text``, from the cache when it was asked before."""

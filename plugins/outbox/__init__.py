@@ -4,11 +4,13 @@ Each message is written as an ``.eml`` file under ``<data dir>/outbox/`` (or
 ``[sender.outbox] directory``), named after its Message-ID, so a person can read
 exactly what would have gone out. Because the file name is the Message-ID, the
 sender can also tell whether a message was already written (``lookup``).
+
+The files are plain messages by design, readable by whoever can read the folder;
+that is why the folder is 0700 and each file 0600.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,6 +19,7 @@ from pathlib import Path
 import msgspec
 
 from outreach.kernel import OutgoingMessage, PluginContext, Sender, SendReceipt, hookimpl, mime_bytes
+from outreach.kernel.private_files import private_dir, write_private
 
 
 class OutboxOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -41,11 +44,10 @@ class OutboxSender:
 
     async def send(self, message: OutgoingMessage) -> SendReceipt:
         """Write ``message`` as ``<Message-ID>.eml`` (atomically) and return a receipt."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # Plain messages, addresses and bodies in clear: the folder is 0700 and each file 0600.
+        private_dir(self.directory)
         path = self.directory / _file_name(message.message_id)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(mime_bytes(message))
-        os.replace(tmp, path)
+        write_private(path, mime_bytes(message))
         return SendReceipt(
             message_id=message.message_id,
             provider_message_id=str(path),

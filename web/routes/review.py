@@ -13,6 +13,7 @@ from litestar.datastructures import UploadFile
 
 from outreach.kernel.contracts import DiscoveryQuery
 from outreach.kernel.errors import InvalidInput
+from outreach.kernel.private_files import private_dir, write_private
 from outreach.kernel.services.discovery import submit_discovery
 from outreach.kernel.services.leads import BulkResult
 from outreach.web.rendering import render
@@ -113,9 +114,8 @@ async def leads_import(request: Request[Any, Any, Any]) -> Response[str]:
     if not content.strip():
         raise InvalidInput(f"{upload.filename} is empty; there is nothing to import.")
     rt = runtime(request)
-    folder = rt.settings.data_path / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(rt.settings.data_path / "imports")
     path = folder / _upload_name(upload.filename)
-    path.write_bytes(content)
+    write_private(path, content)  # names, addresses, phones: 0600 like the rest of the data dir
     job = await submit_discovery(rt, "csv", DiscoveryQuery(query=str(path)), actor=WEB_ACTOR)
     return render(request, "jobs/detail.html", {"job": job}, block="job", fragment=True)
