@@ -8,7 +8,7 @@ A plugin implements one of these and hands an instance to the matching
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, runtime_checkable
 
 from .contracts import (
@@ -116,6 +116,29 @@ class Sender(Protocol):
         called when outreach stops. A sender that delivers nothing to anyone (it writes
         files, as the ``outbox`` sender does) sets ``delivers = False``: the compliance
         checks then let it work before the legal footer is configured.
+        """
+        ...
+
+
+@runtime_checkable
+class HandoverSender(Sender, Protocol):
+    """A sender that says when it is about to hand the message over.
+
+    Before anything that could make a server accept a message, the outbox worker
+    writes down that the email is being handed over (after a crash, an email never
+    marked so is queued again: it was never with a server). With a plain
+    :class:`Sender` that happens just before :meth:`send`; a sender with
+    :meth:`send_when_ready` calls ``ready()`` itself, after the steps that cannot make
+    the server accept the message (for SMTP: the connection, MAIL FROM and RCPT TO,
+    before DATA), so that a crash during those is known to have sent nothing.
+    """
+
+    async def send_when_ready(self, message: OutgoingMessage, ready: Callable[[], None]) -> SendReceipt:
+        """Like :meth:`Sender.send`, calling ``ready()`` once before the message can be accepted.
+
+        ``ready()`` is quick (it does not wait on anything). If it raises, the message
+        must not be handed over: leave the server holding nothing of it (reset or close
+        the connection) and let the error through.
         """
         ...
 

@@ -7,9 +7,14 @@ import asyncio
 import email
 import json
 import logging
+import os
+import socket
+import stat
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email import policy
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -25,9 +30,10 @@ from outreach.kernel import (
 )
 from outreach.kernel.logs import configure_logging
 from outreach.kernel.services import audit
-from outreach.kernel.services.outbox import actions
+from outreach.kernel.services.outbox import actions, handover
 from outreach.kernel.services.outbox.dry_run import explain
 from outreach.kernel.services.outbox.planner import due_query
+from outreach.kernel.services.outbox.reconcile import reconcile
 from outreach.kernel.store.tables import EmailRow, SuppressionRow
 
 
@@ -250,6 +256,123 @@ async def test_an_interrupted_send_without_lookup_waits_for_a_person(make_settin
     assert states == ["sent", "sent"]
     with pytest.raises(Exception, match="needs-attention"):
         await actions.requeue(rt, ids[0], actor="web")
+
+
+def _dead_owner(host: str | None = None) -> str:
+    """An owner on this host (or ``host``) that is certainly gone: this process, not a live worker."""
+    return f"{host or socket.gethostname()}:{os.getpid()}:gone{uuid.uuid4().hex[:4]}"
+
+
+async def _orphaned(rt, ids, owner: str) -> None:
+    await EmailRow.update(
+        {
+            EmailRow.state: "sending",
+            EmailRow.version: EmailRow.version + 1,
+            EmailRow.claimed_by: owner,
+            EmailRow.claimed_at: datetime.now(UTC) - timedelta(hours=1),
+            EmailRow.sender_backend: "recorder",
+        }
+    ).where(EmailRow.id.is_in(ids))
+
+
+def _write_log(rt, owner: str, lines: list[str], boot: str | None = None) -> Path:
+    path = handover.handover_path(rt.settings.data_path, owner)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = f"B {boot or handover.boot_id()} {owner}\n"
+    path.write_text(header + "".join(f"{line}\n" for line in lines))
+    return path
+
+
+@pytest.mark.skipif(handover.boot_id() is None, reason="no boot id here: hand-over logs are never trusted")
+async def test_a_dead_workers_log_settles_what_it_never_handed_over(make_settings, make_runtime) -> None:
+    sender = Recorder()
+    rt = await make_runtime(
+        settings_for(make_settings, backend="recorder"), extra_plugins=[("recorder", RecorderPlugin(sender))]
+    )
+    never, accepted, refused, unknown, old_claim = sorted((await enrolled(rt, 5)).values())
+    owner = _dead_owner()
+    await _orphaned(rt, [never, accepted, refused, unknown, old_claim], owner)
+    version = {e: (await rt.emails.get(e)).version for e in (accepted, refused, unknown, old_claim)}
+    path = _write_log(
+        rt,
+        owner,
+        [
+            f"H {old_claim} {version[old_claim] - 1}",  # an earlier claim of it, refused then
+            f"N {old_claim}",
+            f"H {accepted} {version[accepted]}",
+            f'A {accepted} ["<provider-1>",null]',
+            f"H {refused} {version[refused]}",
+            f"N {refused}",
+            f"H {unknown} {version[unknown]}",
+            f"H {never}",  # a line cut short by the crash: never written whole, so nothing sent
+        ],
+    )
+    path.write_bytes(path.read_bytes()[:-1])
+    result = await reconcile(rt, "someone:else:alive")
+    assert sorted(result.requeued) == sorted([never, refused, old_claim])
+    assert result.sent == [accepted]
+    assert result.attention == [unknown]
+    sent = await rt.emails.get(accepted)
+    assert sent.state == "sent"
+    assert sent.provider_message_id == "<provider-1>"
+    assert [(await rt.emails.get(e)).state for e in (never, refused, old_claim)] == ["queued"] * 3
+    rows = await audit.trail("email", never)
+    assert any("before handing it to any server" in json.dumps(r.new_value) for r in rows)
+    assert not path.exists()  # nothing of its owner is left in sending
+    stats = await rt.outbox.run_until_idle()
+    assert stats.sent == 3
+    assert sorted(m.email_id for m in sender.sent) == sorted([never, refused, old_claim])
+
+
+@pytest.mark.parametrize("case", ["rebooted", "other host", "no log", "garbled"])
+async def test_an_untrusted_log_leaves_every_claimed_email_for_a_person(
+    make_settings, make_runtime, case
+) -> None:
+    sender = Recorder()
+    rt = await make_runtime(
+        settings_for(make_settings, backend="recorder"), extra_plugins=[("recorder", RecorderPlugin(sender))]
+    )
+    ids = sorted((await enrolled(rt, 3)).values())
+    owner = _dead_owner("elsewhere" if case == "other host" else None)
+    await _orphaned(rt, ids, owner)
+    version = (await rt.emails.get(ids[0])).version
+    lines = [f"H {ids[0]} {version}", f"A {ids[0]}", f"H {ids[1]} {version}", f"N {ids[1]}"]
+    if case == "garbled":
+        lines.insert(2, "H 12")
+    if case != "no log":
+        path = _write_log(rt, owner, lines, boot="another-boot" if case == "rebooted" else None)
+    result = await reconcile(rt, "someone:else:alive")
+    assert sorted(result.attention) == ids  # as without a log: each may be with the server
+    assert result.sent == result.requeued == []
+    assert sender.sent == []
+    if case == "other host":
+        assert path.exists()  # another machine's, sharing the folder: not ours to delete
+    elif case != "no log":
+        assert not path.exists()
+
+
+async def test_the_worker_writes_its_log_privately_and_removes_it_when_it_stops(
+    make_settings, make_runtime
+) -> None:
+    seen: list[str] = []
+
+    class Peeking(Recorder):
+        async def send(self, message: OutgoingMessage) -> SendReceipt:
+            log_path = handover.handover_path(rt.settings.data_path, rt.outbox.owner)
+            assert stat.S_IMODE(log_path.stat().st_mode) == 0o600
+            assert stat.S_IMODE(log_path.parent.stat().st_mode) == 0o700
+            seen.append(log_path.read_text().splitlines()[-1])
+            return await super().send(message)
+
+    sender = Peeking()
+    rt = await make_runtime(
+        settings_for(make_settings, backend="recorder"), extra_plugins=[("recorder", RecorderPlugin(sender))]
+    )
+    ids = sorted((await enrolled(rt, 2)).values())
+    assert (await rt.outbox.run_until_idle()).sent == 2
+    assert sorted(int(line.split()[1]) for line in seen) == ids
+    assert all(line.startswith("H ") for line in seen)
+    assert not handover.handover_path(rt.settings.data_path, rt.outbox.owner).exists()
 
 
 async def test_two_workers_in_one_process_never_send_one_email_twice(make_settings, make_runtime) -> None:

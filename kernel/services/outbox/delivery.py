@@ -6,10 +6,18 @@ the switch is recorded before the try so that a crash during it is reconciled wi
 the right sender. Any other error ends the attempt: a transient one retries later,
 a permanent one fails the email, and an uncertain one (the connection broke after
 the message was handed over) is never retried blindly.
+
+Each try is marked in the worker's hand-over log (:mod:`.handover`): ``H`` before
+anything that could make the server accept the message (a
+:class:`~outreach.kernel.protocols.HandoverSender` says when: for SMTP, after the
+envelope and before DATA; any other sender, before ``send``), then ``A`` if the
+server accepted it or ``N`` if it certainly holds nothing. An uncertain end (or a
+crash) leaves ``H`` alone. A mark that cannot be written means nothing is sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -19,6 +27,7 @@ import structlog
 from ...contracts import OutgoingMessage
 from ...errors import PermanentSendError, SenderUnavailable, TransientSendError, UncertainSendError
 from ...models import Email
+from .handover import HandoverLog, HandoverNotRecorded
 from .ledger import Outcome
 from .messages import redact_address
 
@@ -44,8 +53,24 @@ async def deliver(
     down_until: dict[str, datetime],
     now: datetime,
     switch: Callable[[int, str], Awaitable[None]],
+    handovers: HandoverLog | None = None,
 ) -> Outcome:
     """Send ``message`` through the first sender of ``chain`` that is up; say what happened."""
+    handed = False
+
+    def ready() -> None:
+        # Just before the first byte that could make a server accept the message.
+        nonlocal handed
+        if handovers is not None and not handed:
+            handovers.handing_over(email.id, email.version)
+            handed = True
+
+    def not_handed_over() -> None:
+        nonlocal handed
+        if handovers is not None and handed:
+            handovers.not_handed_over(email.id)
+        handed = False
+
     pause = timedelta(seconds=rt.settings.sending.unavailable_pause_seconds)
     reasons: list[str] = []
     recorded = email.sender_backend
@@ -58,17 +83,30 @@ async def deliver(
             await switch(email.id, name)
             recorded = name
         try:
-            receipt = await sender.send(message)
+            # (getattr, not isinstance: a runtime protocol check costs more than the mark)
+            send_when_ready = getattr(sender, "send_when_ready", None)
+            if send_when_ready is not None:
+                receipt = await send_when_ready(message, ready)
+            else:
+                ready()
+                receipt = await sender.send(message)
+        except HandoverNotRecorded as exc:
+            not_handed_over()
+            log.warning("handover_not_recorded", email_id=email.id, error=str(exc))
+            return Outcome(email=email, kind="unavailable", sender=name, error=f"{exc} (will try again)")
         except SenderUnavailable as exc:
+            not_handed_over()
             down_until[name] = now + pause
             reasons.append(f"{name} is unavailable: {_reason(exc, email.to_address)}")
             log.warning("sender_unreached", sender=name, email_id=email.id, error=str(exc))
             continue
         except TransientSendError as exc:
+            not_handed_over()
             return Outcome(
                 email=email, kind="retry", sender=name, error=f"{name}: {_reason(exc, email.to_address)}"
             )
         except PermanentSendError as exc:
+            not_handed_over()
             return Outcome(
                 email=email, kind="failed", sender=name, error=f"{name}: {_reason(exc, email.to_address)}"
             )
@@ -81,6 +119,11 @@ async def deliver(
             return Outcome(
                 email=email, kind="uncertain", sender=name, error=f"{name} failed unexpectedly: {exc!r}"
             )
+        if handovers is not None:
+            if not handed:  # a sender that never said when it handed the message over
+                with contextlib.suppress(HandoverNotRecorded):
+                    ready()
+            handovers.accepted(email.id, receipt.provider_message_id, receipt.provider_thread_id)
         down_until.pop(name, None)
         return Outcome(
             email=email,

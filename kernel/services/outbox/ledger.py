@@ -5,6 +5,11 @@ the one the checks saw), committed before any server is contacted: of two worker
 that planned the same email, one claims it and the other's update matches nothing.
 Outcomes are written for a whole batch in one transaction, with their audit rows in
 one insert, because SQLite pays per statement and per commit, not per row.
+
+Between the two, nothing is written here: which claimed emails the worker has begun
+handing to a server, and how each such send ended, goes to the worker's hand-over
+log (:mod:`.handover`), a file appended to without fsync, because a committed write
+per email cost more than the send. Reconciliation reads it after a crash.
 """
 
 from __future__ import annotations

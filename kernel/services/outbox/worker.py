@@ -2,8 +2,11 @@
 
 One round claims at most ``[sending] batch_size`` emails in one transaction, sends
 them (mailboxes in parallel, each mailbox's emails one after another), and records
-every outcome in one more. The worker runs inside ``outreach serve`` and ``outreach
-worker``; any number of them may share a database.
+every outcome in one more. Between them, each email's hand-over is marked in the
+worker's hand-over log just before it goes to a sender, and its end just after
+(:mod:`.handover`), so a crash leaves at most one email per mailbox whose fate is
+unknown. The worker runs inside ``outreach serve`` and ``outreach worker``; any
+number of them may share a database.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ...states import EmailState
 from ...store.engine import write_transaction
 from ..slices import breathe
 from .delivery import deliver, first_up
+from .handover import HandoverLog
 from .holds import release_legal_holds
 from .ledger import Outcome, claim, pace_mailboxes, record, switch_sender
 from .planner import Decision, Plan, plan
@@ -91,6 +95,11 @@ class OutboxWorker:
         self._woken = asyncio.Event()
         #: Whether this worker has looked at emails held for legal settings since it started.
         self._holds_released = False
+        #: Which claimed emails this worker has begun handing to a server, and how each ended.
+        self._handovers = HandoverLog(runtime.settings.data_path, self.owner)
+        #: Set once outcomes could not be recorded: their emails stay claimed by this
+        #: worker, so the log keeps every line from then on (it is never compacted).
+        self._unrecorded = False
 
     async def _housekeeping(self, stats: RoundStats, *, force: bool) -> bool:
         """Reconcile and queue due follow-ups, at most once per ``poll_seconds`` while busy."""
@@ -178,6 +187,9 @@ class OutboxWorker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await in_flight[0]
             LIVE_OWNERS.discard(self.owner)
+            # Stopped: every outcome is recorded, or its email is orphaned and then
+            # settled as if there had been no log (always safe).
+            self._handovers.close()
 
     async def _settle(
         self,
@@ -193,9 +205,13 @@ class OutboxWorker:
                 pending.append((await task, flight_stats))
             except Exception:  # its outcomes are lost; the lease and reconciliation settle them
                 log.exception("outbox_batch_failed")
+                self._unrecorded = True
         for outcomes, batch_stats in pending:
             await self._record(outcomes, batch_stats)
             total.add(batch_stats)
+        if not self._unrecorded:
+            # Nothing is being sent and every outcome is recorded: the log's lines are done with.
+            self._handovers.compact()
         return None, None
 
     async def _pause(self, seconds: float) -> None:
@@ -280,6 +296,7 @@ class OutboxWorker:
                         down_until=self._down_until,
                         now=now,
                         switch=switch,
+                        handovers=self._handovers,
                     )
                 except asyncio.CancelledError:
                     # Stopping: the one in flight may be with the server; the rest never left.
@@ -302,6 +319,9 @@ class OutboxWorker:
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.shield(self._record(outcomes, RoundStats()))
             raise
+        except Exception:
+            self._unrecorded = True  # the outcomes so far are lost with this batch
+            raise
         return outcomes
 
     async def _record(self, outcomes: list[Outcome], stats: RoundStats) -> None:
@@ -320,15 +340,19 @@ class OutboxWorker:
         if time.monotonic() - self._sequences_at > settings.poll_seconds:
             # Sequences rarely change; re-read them now and then rather than per batch.
             self._sequences, self._sequences_at = {}, time.monotonic()
-        events = await record(
-            self._rt,
-            outcomes,
-            owner=self.owner,
-            retry_at=retry_at,
-            max_attempts=settings.max_attempts,
-            now=now,
-            sequences=self._sequences,
-        )
+        try:
+            events = await record(
+                self._rt,
+                outcomes,
+                owner=self.owner,
+                retry_at=retry_at,
+                max_attempts=settings.max_attempts,
+                now=now,
+                sequences=self._sequences,
+            )
+        except BaseException:
+            self._unrecorded = True
+            raise
         sent: dict[str | None, list[int]] = defaultdict(list)
         for email, old, new in events:
             await breathe()
