@@ -46,6 +46,7 @@ from .hookspecs import hookimpl
 from .identity import data_id_from_url, identity_key, place_id_from_url
 from .mime import build_mime, mime_bytes
 from .models import Email, EnrichmentRecord, Lead
+from .private_files import private_dir, write_private
 from .protocols import (
     ComplianceCheck,
     DiscoverySource,
@@ -115,9 +116,11 @@ __all__ = [
     "mime_bytes",
     "place_id_from_url",
     "place_key",
+    "private_dir",
     "public_url",
     "read_token",
     "sender_problem",
     "sign_token",
     "url_problem",
+    "write_private",
 ]

@@ -136,7 +136,12 @@ def configure_logging(
     console.setLevel((console_level or level).upper())
     console.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processor=structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()), foreign_pre_chain=_SHARED
+            processor=structlog.dev.ConsoleRenderer(
+                # Rich tracebacks print local variables, which hold addresses and bodies.
+                colors=sys.stderr.isatty(),
+                exception_formatter=structlog.dev.plain_traceback,
+            ),
+            foreign_pre_chain=_SHARED,
         )
     )
     root = logging.getLogger()

@@ -2,6 +2,10 @@
 
 Piccolo binds tables to an engine at class level, so a process has one bound
 store at a time; :func:`open_database` rebinds it (tests open a fresh one each).
+
+Piccolo's migration machinery takes a fifth of a second to import (it pulls in a code
+formatter), so it is imported only when a migration is pending: opening an up-to-date
+database compares the migration files' ids with the ``migration`` table and stops there.
 """
 
 from __future__ import annotations
@@ -10,33 +14,62 @@ import contextlib
 import fcntl
 import io
 import os
+import re
 from pathlib import Path
 
-from piccolo.apps.migrations.commands.base import BaseMigrationManager
-from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.sqlite import TransactionType
 
-from . import piccolo_conf
-from .piccolo_app import APP_CONFIG
+from ..private_files import create_private_file, open_private, private_dir, tighten
 from .pool import PooledSQLiteEngine
 from .tables import ALL_TABLES, LeadRow
 
-APP_NAME = APP_CONFIG.app_name
+#: The ``app_name`` of :data:`~outreach.kernel.store.piccolo_app.APP_CONFIG` (a test checks
+#: they agree); spelled out here so that opening the store need not import Piccolo's apps.
+APP_NAME = "outreach"
+
+#: The folder of the migration modules (``piccolo_app`` points Piccolo at the same one).
+MIGRATIONS_FOLDER = Path(__file__).resolve().with_name("migrations")
+
+#: The line of a Piccolo migration module that names its id: ``ID = "2026-11-26T09:52:52:016019"``.
+_ID_LINE = re.compile(r"""^ID\s*=\s*["']([^"']+)["']""", re.MULTILINE)
 
 
 def make_engine(path: Path, busy_timeout: float = 30.0) -> PooledSQLiteEngine:
     """An engine on the SQLite file at ``path``; writers wait ``busy_timeout`` s for the lock."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _prepare_file(path)
     return PooledSQLiteEngine(path=str(path), timeout=busy_timeout)
 
 
+def _prepare_file(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (SQLite would make it 0644).
+
+    SQLite gives the ``-wal`` and ``-shm`` files it creates the mode of the database
+    file, so they are 0600 too; those an older version left are narrowed here.
+    """
+    if not path.parent.exists():
+        # A folder made here holds the database: private from the start.
+        private_dir(path.parent)
+    create_private_file(path)
+    for suffix in ("-wal", "-shm", "-journal", ".lock"):
+        tighten(path.with_name(path.name + suffix))
+
+
 def bind(engine: PooledSQLiteEngine) -> None:
-    """Point every table (ours and Piccolo's migration table) at ``engine``."""
+    """Point every table of ours at ``engine`` (:func:`migrate` binds Piccolo's migration table)."""
+    for table in ALL_TABLES:
+        table._meta.db = engine
+
+
+def _bind_migrations(engine: PooledSQLiteEngine) -> None:
+    """Point Piccolo's migration table and its configuration module at ``engine``."""
+    from piccolo.apps.migrations.tables import Migration
+
+    from . import piccolo_conf
+
     # Piccolo's migration runner looks its engine up through this variable.
     os.environ["PICCOLO_CONF"] = piccolo_conf.__name__
     piccolo_conf.DB = engine
-    for table in (*ALL_TABLES, Migration):
-        table._meta.db = engine
+    Migration._meta.db = engine
 
 
 def current_engine() -> PooledSQLiteEngine:
@@ -74,7 +107,7 @@ async def checkpoint() -> None:
 @contextlib.contextmanager
 def _file_lock(path: Path):  # type: ignore[no-untyped-def]
     """Serialize migrations between processes that open the same database at once."""
-    with open(path, "a+") as handle:
+    with open_private(path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -82,8 +115,48 @@ def _file_lock(path: Path):  # type: ignore[no-untyped-def]
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def migration_ids() -> set[str] | None:
+    """The id of every migration module, read from its text; ``None`` if one names none."""
+    ids = set()
+    # The files Piccolo's runner imports: every .py of the folder but __init__.py.
+    for path in MIGRATIONS_FOLDER.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        found = _ID_LINE.search(path.read_text(encoding="utf-8"))
+        if found is None:
+            return None
+        ids.add(found.group(1))
+    return ids
+
+
+async def applied_ids(engine: PooledSQLiteEngine) -> set[str]:
+    """The ids of the migrations recorded as applied in the database of ``engine``."""
+    tables = await engine.run_ddl(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'migration'"
+    )
+    if not tables:
+        return set()
+    rows = await engine.run_ddl(f"SELECT name FROM migration WHERE app_name = '{APP_NAME}'")
+    return {row["name"] for row in rows}
+
+
 async def migrate() -> list[str]:
     """Apply every migration not yet applied; return the ids applied now."""
+    engine = current_engine()
+    known = migration_ids()
+    if known is not None and known <= await applied_ids(engine):
+        return []
+    return await _run_migrations(engine)
+
+
+async def _run_migrations(engine: PooledSQLiteEngine) -> list[str]:
+    """Apply the pending migrations with Piccolo's runner; return their ids."""
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+    from piccolo.apps.migrations.tables import Migration
+
+    from .piccolo_app import APP_CONFIG
+
+    _bind_migrations(engine)
     manager = BaseMigrationManager()
     modules = manager.get_migration_modules(APP_CONFIG.resolved_migrations_folder_path)
     applied: list[str] = []

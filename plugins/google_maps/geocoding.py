@@ -18,8 +18,15 @@ from typing import Any
 
 import httpx
 
-from outreach.kernel import DiscoveryError, GeoPlace, Town, load_gazetteer, place_key
-from outreach.kernel.private_files import private_dir, write_private
+from outreach.kernel import (
+    DiscoveryError,
+    GeoPlace,
+    Town,
+    load_gazetteer,
+    place_key,
+    private_dir,
+    write_private,
+)
 
 
 def lookup(text: str) -> GeoPlace | None:

@@ -18,8 +18,16 @@ from pathlib import Path
 
 import msgspec
 
-from outreach.kernel import OutgoingMessage, PluginContext, Sender, SendReceipt, hookimpl, mime_bytes
-from outreach.kernel.private_files import private_dir, write_private
+from outreach.kernel import (
+    OutgoingMessage,
+    PluginContext,
+    Sender,
+    SendReceipt,
+    hookimpl,
+    mime_bytes,
+    private_dir,
+    write_private,
+)
 
 
 class OutboxOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -2,23 +2,105 @@
 
 Commands are grouped by what they act on (``leads``, ``jobs``, ``db``...). Plugins add
 their own through the ``register_commands`` hook. Every error is printed as a
-sentence on stderr with a non-zero exit code; there are no tracebacks.
+sentence on stderr with a non-zero exit code; there are no tracebacks (an unexpected
+error's goes to the log file). A pipe closed early (``outreach leads list | head -1``)
+ends the command quietly with exit status 141, as a shell reports for ``ls | head``.
+
+Each command's module is imported only when that command runs, and the plugins only
+when a name no built-in command has is asked for, so ``outreach --help`` imports click
+and little else.
 """
 
 from __future__ import annotations
 
-import sys
+from typing import Any
 
 import click
 
-from outreach.kernel.errors import OutreachError
-from outreach.kernel.plugins import build_plugin_host
+from .common import CliState, errors_as_sentences, state
+from .lazy import LazyCommand, LazyGroup
 
-from . import admin, analyze, discover, gdpr, jobs, keys, leads, mail, sending, sequences, serve
-from .common import CliState, fail, state
+#: The built-in commands: name -> module, attribute, and the first sentence of its help.
+COMMANDS: dict[str, LazyCommand] = {
+    "analyze": LazyCommand(
+        ".analyze",
+        "analyze",
+        "Analyze leads: read each website, check each address, score them; they then await review.",
+    ),
+    "config": LazyCommand(".admin", "config", "Inspect the configuration."),
+    "db": LazyCommand(".admin", "db", "Manage the database."),
+    "discover": LazyCommand(
+        ".discover",
+        "discover",
+        'Find businesses matching QUERY (for example "dentists") and store them as leads.',
+    ),
+    "enroll": LazyCommand(
+        ".sequences",
+        "enroll",
+        "Enroll leads in SEQUENCE, queueing each one's first email (rendered now, sent by the worker).",
+    ),
+    "gdpr": LazyCommand(
+        ".gdpr",
+        "gdpr",
+        "Data protection: export or erase what is held about an address; apply retention now.",
+    ),
+    "jobs": LazyCommand(".jobs", "jobs", "See, resume and cancel jobs."),
+    "keys": LazyCommand(".keys", "keys", "Manage the key that encrypts personal data at rest."),
+    "leads": LazyCommand(".leads", "leads", "Import, list, show and review leads."),
+    "mail": LazyCommand(".mail", "mail", "Read and inspect inbound mail."),
+    "mailboxes": LazyCommand(".sending", "mailboxes", "The sender identities and their sending policy."),
+    "outbox": LazyCommand(".sending", "outbox", "List outgoing emails and act on one."),
+    "plugins": LazyCommand(
+        ".admin", "plugins", "List installed plugins: version, hooks implemented, what each registered."
+    ),
+    "send": LazyCommand(
+        ".sending",
+        "send",
+        "Send what is due, in the foreground (one batch, or with --until-idle until nothing is due).",
+    ),
+    "sequences": LazyCommand(
+        ".sequences", "sequences", "Load, list and preview sequences (a first email and its follow-ups)."
+    ),
+    "serve": LazyCommand(".serve", "serve", "Run the web app (with the job runner) until interrupted."),
+    "worker": LazyCommand(
+        ".serve",
+        "worker",
+        "Run background work (jobs, the outbox, inbound mail) without the web app, until SIGTERM or Ctrl+C.",
+    ),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def add_plugin_commands(ctx: click.Context, group: click.Group) -> None:
+    """Let plugins add their commands; a broken config only loses them (``No such command``)."""
+    from outreach.kernel.errors import OutreachError
+    from outreach.kernel.plugins import build_plugin_host
+
+    # Asked while click resolves the command name: the global options are parsed, not yet stored.
+    params = ctx.find_root().params
+    probe = CliState(config=params.get("config_path"), data_dir=params.get("data_dir"))
+    try:
+        host = build_plugin_host(probe.settings())
+    except OutreachError:
+        return
+    host.add_commands(group)
+
+
+class OutreachGroup(LazyGroup):
+    """The top-level group: lazy commands, plugin commands, errors as sentences."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; what escapes it is a sentence, a closed pipe a quiet exit."""
+        with errors_as_sentences():
+            return super().invoke(ctx)
+
+
+@click.group(
+    cls=OutreachGroup,
+    lazy=COMMANDS,
+    fallback=add_plugin_commands,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Plugins' commands are not listed (listing them loads every plugin); run them by name.",
+)
 @click.option(
     "--config",
     "config_path",
@@ -41,46 +123,9 @@ def cli(ctx: click.Context, config_path: str | None, data_dir: str | None, verbo
     cli_state.config, cli_state.data_dir, cli_state.verbose = config_path, data_dir, verbose
 
 
-for command in (
-    serve.serve,
-    serve.worker,
-    admin.plugins,
-    admin.config,
-    admin.db,
-    discover.discover,
-    leads.leads,
-    analyze.analyze,
-    jobs.jobs,
-    mail.mail,
-    keys.keys,
-    gdpr.gdpr,
-):
-    cli.add_command(command)
-for command in (sequences.sequences, sequences.enroll, sending.send, sending.outbox, sending.mailboxes):
-    cli.add_command(command)
-leads.leads.add_command(sequences.ready)
-
-
-def _add_plugin_commands(argv: list[str]) -> None:
-    """Let plugins add commands; a broken config only loses them (the command reports it)."""
-    probe = CliState()
-    for flag, attr in (("--config", "config"), ("--data-dir", "data_dir")):
-        if flag in argv[:-1]:
-            setattr(probe, attr, argv[argv.index(flag) + 1])
-    try:
-        host = build_plugin_host(probe.settings())
-    except OutreachError:
-        return
-    host.add_commands(cli)
-
-
 def main() -> None:
     """Entry point of the ``outreach`` console script."""
-    _add_plugin_commands(sys.argv[1:])
-    try:
-        cli(standalone_mode=True)
-    except OutreachError as exc:
-        fail(str(exc))
+    cli(standalone_mode=True)
 
 
 __all__ = ["cli", "main"]

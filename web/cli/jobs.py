@@ -6,7 +6,22 @@ import click
 
 from outreach.kernel.runtime import Runtime
 
-from .common import CLI_ACTOR, echo_json, with_runtime
+from .common import (
+    CLI_ACTOR,
+    Paging,
+    echo_header,
+    echo_json,
+    echo_json_rows,
+    paging_options,
+    rows_of,
+    with_runtime,
+)
+
+#: Jobs on a page when ``--per-page`` is not given: as many as ``jobs list`` always showed.
+JOBS_PER_PAGE = 50
+
+#: More jobs than a data directory will ever hold: the job service reads "every job" as a limit.
+EVERY_JOB = 2**62
 
 
 @click.group("jobs")
@@ -16,14 +31,23 @@ def jobs() -> None:
 
 @jobs.command("list")
 @click.option("--state", help="Only jobs in this state.")
-@click.option("--json", "as_json", is_flag=True)
+@paging_options(JOBS_PER_PAGE)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_runtime
-async def list_jobs(rt: Runtime, state: str | None, as_json: bool) -> None:
-    """Recent jobs, newest first."""
-    items = await rt.jobs.list(state=state)
+async def list_jobs(
+    rt: Runtime, state: str | None, page: int | None, per_page: int | None, as_json: bool
+) -> None:
+    """Recent jobs, newest first: a page of them, or with --json every one."""
+    paging = Paging(page, per_page, JOBS_PER_PAGE)
+    if paging.every_row(as_json):
+        # The service has no offset; jobs are started by people, so they number in the hundreds.
+        await echo_json_rows(rows_of(await rt.jobs.list(state=state, limit=EVERY_JOB)))
+        return
+    items = paging.slice(await rt.jobs.list(state=state, limit=paging.number * paging.size))
     if as_json:
         echo_json(items)
         return
+    echo_header(f"{'ID':>5}", f"{'KIND':<10} {'STATE':<12}", "PROGRESS", "ERROR")
     for job in items:
         total = f"/{job.progress_total}" if job.progress_total else ""
         click.echo(

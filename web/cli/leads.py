@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import click
-from msgspec import to_builtins
+import msgspec
 
 from outreach.kernel.contracts import DiscoveryQuery
 from outreach.kernel.errors import ConfigError
+from outreach.kernel.models import Lead
 from outreach.kernel.runtime import Runtime
 from outreach.kernel.services.discovery import submit_discovery
 from outreach.kernel.services.leads import LeadDetail, LeadQuery
 from outreach.kernel.states import LeadState
+from outreach.kernel.store.engine import read_transaction
 from outreach.kernel.timezones import recipient_timezone
 
-from .common import CLI_ACTOR, echo_json, fail, with_runtime
+from .common import (
+    BATCH,
+    CLI_ACTOR,
+    Paging,
+    echo_header,
+    echo_json,
+    echo_json_rows,
+    fail,
+    paging_options,
+    with_runtime,
+)
 from .progress import run_job_with_bar
+from .sequences import ready
 
 
 @click.group("leads")
@@ -62,21 +77,38 @@ async def import_csv(rt: Runtime, file: str, mapping: tuple[str, ...], as_json: 
 @leads.command("list")
 @click.option("--state", type=click.Choice([s.value for s in LeadState]), help="Only leads in this state.")
 @click.option("--search", "text", help="Only leads whose name, category, address or website contains this.")
-@click.option("--page", default=1, show_default=True)
-@click.option("--per-page", default=100, show_default=True)
+@paging_options()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the seed schema's field names).")
 @with_runtime
 async def list_leads(
-    rt: Runtime, state: str | None, text: str | None, page: int, per_page: int, as_json: bool
+    rt: Runtime, state: str | None, text: str | None, page: int | None, per_page: int | None, as_json: bool
 ) -> None:
-    """List leads."""
-    result = await rt.leads.list(LeadQuery(state=state, text=text, page=page, per_page=per_page))
+    """List leads, by id: a page of them, or with --json every one."""
+    query, paging = LeadQuery(state=state, text=text), Paging(page, per_page)
+    if paging.every_row(as_json):
+        await echo_json_rows(every_lead(rt, query))
+        return
+    result = await rt.leads.list(msgspec.structs.replace(query, page=paging.number, per_page=paging.size))
     if as_json:
         echo_json(result.items)
         return
+    echo_header(f"{'ID':>6}", f"{'STATE':<18}", "NAME", "LOCATION")
     for lead in result.items:
         click.echo(f"{lead.id:>6}  {lead.lifecycle_state:<18}  {lead.business_name}  {lead.location or ''}")
     click.echo(f"({len(result.items)} of {result.total}, page {result.page} of {result.pages})", err=True)
+
+
+async def every_lead(rt: Runtime, query: LeadQuery) -> AsyncIterator[Lead]:
+    """Every lead matching ``query``, read a batch at a time from one snapshot of the database."""
+    async with read_transaction():
+        page = 1
+        while True:
+            batch = await rt.leads.list(msgspec.structs.replace(query, page=page, per_page=BATCH))
+            for lead in batch.items:
+                yield lead
+            if len(batch.items) < batch.per_page:  # the service may cap a page below BATCH
+                return
+            page += 1
 
 
 @leads.command("show")
@@ -89,7 +121,7 @@ async def show_lead(rt: Runtime, lead_id: int, as_json: bool) -> None:
     if as_json:
         echo_json(
             {
-                **to_builtins(detail.lead),
+                **msgspec.to_builtins(detail.lead),
                 "timezone": _recipient_timezone(rt, detail),
                 "emails": detail.emails,
                 "audit_trail": detail.audit,
@@ -140,3 +172,6 @@ async def set_state(rt: Runtime, lead_id: int, new_state: str, reason: str | Non
     """Move a lead to STATE (only moves the state machine allows)."""
     lead = await rt.leads.transition(lead_id, new_state, actor=CLI_ACTOR, reason=reason)
     click.echo(f"Lead {lead.id} is now {lead.lifecycle_state}.")
+
+
+leads.add_command(ready)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import click
@@ -13,8 +14,19 @@ from outreach.kernel.services.emails import written_to_file
 from outreach.kernel.services.outbox import actions
 from outreach.kernel.services.outbox.dry_run import HOLD_STRANDED, Hold, explain, holds, waiting_summary
 from outreach.kernel.states import EmailState
+from outreach.kernel.store.engine import read_transaction
 
-from .common import CLI_ACTOR, echo_json, with_runtime
+from .common import (
+    BATCH,
+    CLI_ACTOR,
+    Paging,
+    echo_header,
+    echo_json,
+    echo_json_rows,
+    paging_options,
+    rows_of,
+    with_runtime,
+)
 
 
 @click.command("send")
@@ -71,19 +83,23 @@ def outbox() -> None:
 @outbox.command("list")
 @click.option("--state", type=click.Choice([s.value for s in EmailState]), help="Only emails in this state.")
 @click.option("--attention", is_flag=True, help="Only the emails that need a person (interrupted sends).")
-@click.option("--page", default=1, show_default=True)
-@click.option("--per-page", default=100, show_default=True)
+@paging_options()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_runtime
 async def list_emails(
-    rt: Runtime, state: str | None, attention: bool, page: int, per_page: int, as_json: bool
+    rt: Runtime, state: str | None, attention: bool, page: int | None, per_page: int | None, as_json: bool
 ) -> None:
-    """Outgoing emails, newest first."""
-    result = await rt.emails.list(state, page, per_page, needs_attention=True if attention else None)
+    """Outgoing emails, newest first: a page of them, or with --json every one."""
+    needs_attention, paging = True if attention else None, Paging(page, per_page)
+    if paging.every_row(as_json):
+        await echo_json_rows(_every_email(rt, state, needs_attention))
+        return
+    result = await rt.emails.list(state, paging.number, paging.size, needs_attention=needs_attention)
     found = await holds(rt, result.items)
     if as_json:
         echo_json([_listed(email, found.get(email.id)) for email in result.items])
         return
+    echo_header(f"{'ID':>6}", f"{'STATE':<10} {'LEAD':<11} {'STEP':<6}", "MAILBOX", "SUBJECT")
     for email in result.items:
         flag = " [needs attention]" if email.needs_attention else ""
         flag += " [written to a file]" if written_to_file(email) else ""
@@ -98,6 +114,21 @@ async def list_emails(
         elif email.last_error and email.state in ("failed", "sending", "cancelled"):
             click.echo(f"        {email.last_error}")
     click.echo(f"({len(result.items)} of {result.total}, page {result.page} of {result.pages})", err=True)
+
+
+async def _every_email(rt: Runtime, state: str | None, needs_attention: bool | None) -> AsyncIterator[Any]:
+    """Every email ``outbox list`` would show, as ``--json`` prints it, a batch at a time from
+    one snapshot of the database (newest first: rows added meanwhile would shift the pages)."""
+    async with read_transaction():
+        page = 1
+        while True:
+            batch = await rt.emails.list(state, page, BATCH, needs_attention=needs_attention)
+            found = await holds(rt, batch.items)
+            for email in batch.items:
+                yield _listed(email, found.get(email.id))
+            if len(batch.items) < BATCH:
+                return
+            page += 1
 
 
 def _listed(email: Email, hold: Hold | None) -> dict[str, Any]:
@@ -182,14 +213,22 @@ def mailboxes() -> None:
 
 
 @mailboxes.command("list")
+@paging_options()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_runtime
-async def list_mailboxes(rt: Runtime, as_json: bool) -> None:
+async def list_mailboxes(rt: Runtime, page: int | None, per_page: int | None, as_json: bool) -> None:
     """Each mailbox with its sender, today's count and cap, and when it may send next."""
+    paging = Paging(page, per_page)
     items = await rt.mailboxes.status()
+    if paging.every_row(as_json):
+        await echo_json_rows(rows_of(items))
+        return
+    if paging.given:
+        items = paging.slice(items)
     if as_json:
         echo_json(items)
         return
+    echo_header("NAME", "FROM", "SENDERS", "SENT/CAP TODAY", "WINDOW")
     for box in items:
         chain = " -> ".join([box.backend, *box.failover])
         click.echo(

@@ -12,7 +12,16 @@ from outreach.kernel.runtime import Runtime
 from outreach.kernel.services.sequences import step_source
 from outreach.kernel.templating import TemplateSource
 
-from .common import CLI_ACTOR, echo_json, with_runtime
+from .common import (
+    CLI_ACTOR,
+    Paging,
+    echo_header,
+    echo_json,
+    echo_json_rows,
+    paging_options,
+    rows_of,
+    with_runtime,
+)
 
 
 @click.group("sequences")
@@ -36,14 +45,22 @@ async def load(rt: Runtime, file: str) -> None:
 
 
 @sequences.command("list")
+@paging_options()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_runtime
-async def list_sequences(rt: Runtime, as_json: bool) -> None:
-    """Every sequence with its steps."""
+async def list_sequences(rt: Runtime, page: int | None, per_page: int | None, as_json: bool) -> None:
+    """Every sequence with its steps, by name (or one page of them)."""
+    paging = Paging(page, per_page)
     items = await rt.sequences.list()
+    if paging.every_row(as_json):
+        await echo_json_rows(rows_of(items))
+        return
+    if paging.given:
+        items = paging.slice(items)
     if as_json:
         echo_json(items)
         return
+    echo_header(f"{'ID':>4}", "NAME", "STEPS AND ENROLLMENTS")
     for sequence in items:
         counts = await rt.enrollment.counts(sequence.id)
         click.echo(

@@ -9,13 +9,10 @@ import webbrowser
 
 import click
 import structlog
-import uvicorn
 
 from outreach.kernel.errors import ConfigError
 from outreach.kernel.logs import configure_logging
 from outreach.kernel.runtime import Runtime
-from outreach.web.app import create_app
-from outreach.web.security import check_bind
 
 from .common import fail, run, state
 
@@ -61,6 +58,12 @@ def serve(ctx: click.Context, host: str | None, port: int | None, open_browser: 
     It listens on 127.0.0.1 unless told otherwise, and refuses any other address
     while ``[web] access_token`` is unset.
     """
+    # Here, not at the top: `outreach worker` has no use for the web app or the server.
+    import uvicorn
+
+    from outreach.web.app import create_app
+    from outreach.web.security import check_bind
+
     settings = state(ctx).settings()
     host = host or settings.web.host
     port = port if port is not None else settings.web.port
