@@ -12,13 +12,15 @@ lead's address.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from outreach.kernel import Enricher, Enrichment, Lead, PluginContext, hookimpl
 
-from .checker import EmailChecker
-from .mx import MxLookup
 from .options import EmailCheckOptions
+
+if TYPE_CHECKING:
+    from .checker import EmailChecker
+    from .mx import MxLookup
 
 CONFIDENCE = {"valid": 0.9, "risky": 0.5, "invalid": 0.05}
 _PREFERENCE = {"valid": 0, "risky": 1}
@@ -32,8 +34,33 @@ class EmailCheckEnricher:
 
     def __init__(self, options: EmailCheckOptions) -> None:
         self.options = options
-        self.mx = MxLookup(options)
-        self.checker = EmailChecker(self.mx)
+        self._mx: MxLookup | None = None
+        self._checker: EmailChecker | None = None
+
+    def _build(self) -> None:
+        # dnspython and email-validator take about a fifth of a second to import: only an
+        # analysis needs them, not every command that loads the plugins.
+        from .checker import EmailChecker
+        from .mx import MxLookup
+
+        self._mx = MxLookup(self.options)
+        self._checker = EmailChecker(self._mx)
+
+    @property
+    def mx(self) -> MxLookup:
+        """The cached MX lookup (built on first use)."""
+        if self._mx is None:
+            self._build()
+        assert self._mx is not None
+        return self._mx
+
+    @property
+    def checker(self) -> EmailChecker:
+        """The address checker (built on first use)."""
+        if self._checker is None:
+            self._build()
+        assert self._checker is not None
+        return self._checker
 
     async def enrich(self, lead: Lead) -> Enrichment:
         """Check ``lead.email``; if it is invalid, look for a usable address among the site's others."""
