@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .config import MailboxSettings, Settings, decode_section
 from .contracts import GeoPlace
 from .crypto import Vault
+from .services import audit as audit_log
 from .services import plugin_state, suppressions
 from .services.geocoding import GeocodingService
+from .store.engine import current_engine, write_transaction
 
 if TYPE_CHECKING:
     from .protocols import Geocoder
@@ -108,6 +110,38 @@ class PluginContext:
     async def save_state(self, plugin: str, key: str, value: Any) -> None:
         """Save a small JSON-able value under ``key`` for this plugin's next run."""
         await plugin_state.save(plugin, key, value)
+
+    async def audit(
+        self,
+        entity: str,
+        entity_id: int,
+        action: str,
+        actor: str,
+        *,
+        old: dict[str, Any] | None = None,
+        new: dict[str, Any] | None = None,
+    ) -> None:
+        """Write one row to the audit log (personal data fields redacted), committed at once.
+
+        For a decision a person must be able to trace later, such as an override of a
+        check the config asked for. The row is written in a transaction of its own, even
+        when the caller runs inside one (compliance checks run inside the planner's
+        read transaction); do not call it while holding a write transaction.
+
+        :param entity: what the row is about (``email``, ``mailbox``...).
+        :param entity_id: that record's id.
+        :param action: what happened, ``snake_case``.
+        :param actor: who decided, e.g. ``plugin:<name>``.
+        """
+        if self._vault is None:
+            raise RuntimeError("the audit log is available once the store is open")
+        engine = current_engine()
+        outer = engine.current_transaction.set(None)
+        try:
+            async with write_transaction():
+                await audit_log.record(entity, entity_id, action, actor, old, new)
+        finally:
+            engine.current_transaction.reset(outer)
 
     async def is_suppressed(self, address: str | None) -> bool:
         """Whether ``address`` is on the suppression list (it must never be mailed)."""

@@ -185,7 +185,7 @@ def register_reply_classifiers(register: Callable[[ReplyClassifier], None], cont
 
 
 @hookspec
-def lead_transitioned(lead: Lead, old_state: str, new_state: str, actor: str) -> None:
+def lead_transitioned(lead: Lead, old_state: str, new_state: str, actor: str, context: PluginContext) -> None:
     """A lead changed state; the change is already committed.
 
     Called once per transition, after the transaction that applied it. An
@@ -195,21 +195,28 @@ def lead_transitioned(lead: Lead, old_state: str, new_state: str, actor: str) ->
     :param old_state: the state it left.
     :param new_state: the state it entered.
     :param actor: who made the change (``web``, ``cli``, ``system:analysis``...).
+    :param context: the plugin's view of the configuration and its saved state. The hook
+        is a synchronous call on the running event loop: async work (saving state) is
+        scheduled with ``asyncio.get_running_loop().create_task`` (keep a reference).
     :return: nothing.
     """
 
 
 @hookspec
-def email_transitioned(email: Email, old_state: str, new_state: str, actor: str) -> None:
+def email_transitioned(
+    email: Email, old_state: str, new_state: str, actor: str, context: PluginContext
+) -> None:
     """An outgoing email changed state; the change is already committed.
 
     Called once per transition, after the transaction that applied it. An
     exception here is logged and does not undo the change.
 
-    :param email: the email as it is now.
+    :param email: the email as it is now (``last_error`` holds the server's answer after a
+        failed or retried send; ``category`` the reply's category once ``categorized``).
     :param old_state: the state it left.
     :param new_state: the state it entered.
-    :param actor: who made the change.
+    :param actor: who made the change (``system:inbound`` for bounces and replies).
+    :param context: as for :func:`lead_transitioned`.
     :return: nothing.
     """
 

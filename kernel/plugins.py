@@ -51,6 +51,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "outreach.plugins.reply_rules",
     "outreach.plugins.imap",
     "outreach.plugins.compliance",
+    "outreach.plugins.reputation",
+    "outreach.plugins.deliverability",
     "outreach.plugins.google_maps",
 )
 
@@ -230,7 +232,11 @@ class PluginHost:
         return bool(getattr(self.pm.hook, event).get_hookimpls())
 
     def notify(self, event: str, **kwargs: Any) -> None:
-        """Fire an event hook; one plugin's exception is logged and does not stop the others."""
+        """Fire an event hook; one plugin's exception is logged and does not stop the others.
+
+        Every event hook may also take ``context`` (the plugin's :class:`PluginContext`).
+        """
+        kwargs.setdefault("context", self.context)
         for impl in reversed(getattr(self.pm.hook, event).get_hookimpls()):
             try:
                 _call(impl, **kwargs)

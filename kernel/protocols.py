@@ -171,6 +171,10 @@ class ComplianceCheck(Protocol):
     ``reads_lead = False``. When no check reads it, the planner does not load and
     decrypt the leads of a batch, and ``context.lead`` is ``None``. Without the
     attribute a check is given the lead.
+
+    A check may also offer ``warnings(message: OutgoingMessage) -> list[str]``: sentences
+    about what in the message may hurt it (spam-filter triggers) without deciding
+    anything. ``send --dry-run`` and the template editor's preview show them.
     """
 
     name: str

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from dnslib import AAAA, MX, QTYPE, RCODE, RR, A, DNSRecord
+from dnslib import AAAA, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
 
 
 class DnsServer(asyncio.DatagramProtocol):
     """Answers from ``zones``: ``{"acme.com": {"MX": [(10, "mx1.acme.com")], "A": ["192.0.2.1"]}}``.
 
-    A domain listed with no records answers NOERROR with no data; a domain in
+    A ``TXT`` value is a string (split into 255-byte character-strings, as DNS
+    requires of long SPF and DKIM records) or a list of strings (one record made of
+    those character-strings). A domain listed with no records answers NOERROR with
+    no data; a domain in
     ``silent`` never answers (a lookup that times out); every other name is NXDOMAIN.
     """
 
@@ -52,8 +55,20 @@ class DnsServer(asyncio.DatagramProtocol):
                     rdata: Any = MX(host, preference)
                 elif qtype == "A":
                     rdata = A(value)
-                else:
+                elif qtype == "TXT":
+                    rdata = TXT(_character_strings(value))
+                elif qtype == "AAAA":
                     rdata = AAAA(value)
+                else:
+                    continue
                 reply.add_answer(RR(request.q.qname, QTYPE.reverse[qtype], rdata=rdata, ttl=300))
         assert self._transport is not None
         self._transport.sendto(reply.pack(), addr)
+
+
+def _character_strings(value: str | list[str]) -> list[bytes]:
+    """One TXT record's character-strings: at most 255 bytes each (RFC 1035 3.3.14)."""
+    if isinstance(value, str):
+        data = value.encode()
+        return [data[i : i + 255] for i in range(0, len(data), 255)] or [b""]
+    return [part.encode() for part in value]

@@ -86,6 +86,7 @@ ROUTES: list[Any] = [
     templates.template_preview,
     mailboxes.mailboxes_index,
     mailboxes.mailbox_test,
+    mailboxes.mailbox_resume,
     outbox.outbox_index,
     outbox.outbox_action,
     outbox.outbox_detail,

@@ -3,6 +3,7 @@ and for replies (and out-of-office notices) a category from the reply classifier
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,8 +12,8 @@ import msgspec
 from ..contracts import ReplyCategory, ReplyToClassify
 from ..protocols import ReplyClassifier
 from .autoreply import AutoReply, detect_auto_reply
-from .bounces import Bounce, read_bounce
-from .message import ParsedMail, load, parse
+from .bounces import Bounce, _original_message_id, read_bounce
+from .message import ParsedMail, header, load, parse, part_text
 from .quoting import reply_text
 
 
@@ -73,10 +74,49 @@ async def categorize(reply: ReplyToClassify, classifiers: Iterable[ReplyClassifi
     return best or ReplyCategory(category="unknown", confidence=0.0, classifier=None)
 
 
+#: The category of a spam complaint (an ARF feedback report).
+COMPLAINT = "complaint"
+
+
+def read_feedback_report(message: Any) -> tuple[str, str | None] | None:
+    """``(feedback type, original Message-ID)`` when ``message`` is an ARF report (RFC 5965), else None.
+
+    RFC 5965 section 2: a ``multipart/report; report-type=feedback-report`` whose second
+    part is ``message/feedback-report`` (``Feedback-Type: abuse`` and friends) and whose
+    third is the original message or its headers.
+    """
+    content_type = header(message, "Content-Type").lower()
+    parts = list(message.walk())
+    report = next((p for p in parts if p.get_content_type() == "message/feedback-report"), None)
+    if report is None and "feedback-report" not in content_type:
+        return None
+    feedback_type = "abuse"
+    if report is not None:
+        # Python parses message/* parts as sub-messages: the fields are the first one's headers.
+        payload = report.get_payload()
+        block = payload[0] if isinstance(payload, list) and payload else None
+        fields = header(block, "Feedback-Type") if block is not None else ""
+        if not fields:
+            found = re.search(r"(?im)^feedback-type:\s*([\w-]+)", part_text(report))
+            fields = found.group(1) if found else ""
+        feedback_type = fields.strip().lower() or feedback_type
+    return feedback_type, _original_message_id(message, "")
+
+
 async def analyze_message(raw: bytes, classifiers: Iterable[ReplyClassifier] = ()) -> MailAnalysis:
-    """Classify ``raw``: bounce first (bounces also carry auto-reply headers), then auto-reply, then reply."""
+    """Classify ``raw``: a spam complaint (ARF) first, then bounce (bounces also carry auto-reply
+    headers), then auto-reply, then reply."""
     mail = parse(raw)
-    bounce = read_bounce(load(raw))
+    loaded = load(raw)
+    feedback = read_feedback_report(loaded)
+    if feedback is not None:
+        # A complaint is matched like a reply: the original's Message-ID joins the thread.
+        kind, original = feedback
+        if original:
+            mail = msgspec.structs.replace(mail, references=[*mail.references, original])
+        category = ReplyCategory(category=COMPLAINT, confidence=1.0, detail=kind, classifier="arf")
+        return MailAnalysis(kind="reply", mail=mail, reply_text="", category=category)
+    bounce = read_bounce(loaded)
     if bounce is not None:
         return MailAnalysis(kind="bounce", mail=mail, bounce=bounce)
     auto = detect_auto_reply(mail)

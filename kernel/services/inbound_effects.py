@@ -104,6 +104,11 @@ async def _reply(rt: Runtime, record: InboundRecord, email: Email | None, effect
         # The person who wrote, and the address we wrote to if they answered from another one.
         await _suppress(rt, [record.address, email.to_address if email else None], "unsubscribed", "reply")
         effects.done.append("suppressed")
+    elif category == "complaint" and email is not None:
+        # A spam complaint: never mail that recipient again. A feedback report comes from
+        # the provider, not the person, so the address suppressed is the one we wrote to.
+        await _suppress(rt, [email.to_address], "complained", "complaint")
+        effects.done.append("suppressed")
 
 
 async def _auto_reply(rt: Runtime, record: InboundRecord, email: Email | None, effects: Effects) -> None:

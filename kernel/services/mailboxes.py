@@ -5,14 +5,24 @@ policy. With none configured, one mailbox named ``default`` sends through ``[sen
 backend`` (the ``outbox`` sender unless set). The ``mailboxes`` table keeps what the
 config does not: when each mailbox last sent, when it may send next, when it first
 sent (for the ramp-up); rows of mailboxes removed from the config stay, inactive.
+
+A mailbox may be *paused* (by the ``reputation`` plugin, after bounces, a spam complaint
+or a provider's block): the pause book is that plugin's state ``reputation:paused``
+(mailbox name -> ``{"reason", "since", "kind"}``), written with
+:meth:`~outreach.kernel.context.PluginContext.save_state`. Its compliance check holds every
+message of a paused mailbox back; here the book is read for the status, for
+:meth:`MailboxService.assign` (a paused mailbox gets no new leads), and a person resumes
+a mailbox with :meth:`MailboxService.resume`.
 """
 
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+import math
+from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -22,7 +32,7 @@ from ..errors import ConfigError, NotFound, SendError, SenderUnavailable
 from ..store.engine import write_transaction
 from ..store.tables import EmailRow, MailboxRow
 from ..timezones import local_timezone
-from . import audit
+from . import audit, plugin_state
 from .outbox.messages import make_message_id
 from .outbox.policy import cap_for_day, day_start
 from .transitions import utcnow
@@ -32,6 +42,37 @@ if TYPE_CHECKING:
 
 #: Email states that used a slot of the day's cap (claimed, whatever happened after).
 SENT_STATES = ("sending", "sent", "delivered", "opened", "replied", "categorized", "bounced")
+
+#: Where the pause book lives: the ``reputation`` plugin's state under ``paused``.
+PAUSE_PLUGIN, PAUSE_KEY = "reputation", "paused"
+#: What a paused mailbox's status says to do.
+RESUME_HINT = "resume with `outreach mailboxes resume {name}` or the Mailboxes page"
+
+
+async def pause_book() -> dict[str, dict[str, Any]]:
+    """Every paused mailbox: name -> ``{"reason", "since", "kind"}`` (empty when none is)."""
+    value = await plugin_state.load(PAUSE_PLUGIN, PAUSE_KEY, {})
+    return value if isinstance(value, dict) else {}
+
+
+def full_cap_on(mailbox: MailboxSettings, first_sent_at: datetime | None, now: datetime) -> date | None:
+    """The day (in the mailbox's timezone) its ramp-up reaches ``daily_cap``.
+
+    None without a ramp-up (the full cap applies from the first day) or when the ramp
+    never gets there (``ramp_up_step = 0`` below the cap). Before the first send the ramp
+    has not started, so the day is counted from today.
+    """
+    start, step = mailbox.ramp_up_start, mailbox.ramp_up_step
+    if start is None:
+        return None
+    if start >= mailbox.daily_cap:
+        days = 0
+    elif step <= 0:
+        return None
+    else:
+        days = math.ceil((mailbox.daily_cap - start) / step)
+    reached = (first_sent_at or now) + timedelta(days=days)
+    return reached.astimezone(ZoneInfo(mailbox.timezone or local_timezone())).date()
 
 
 @functools.lru_cache(maxsize=64)
@@ -57,7 +98,14 @@ class MailboxStatus(msgspec.Struct, kw_only=True):
     next_send_at: datetime | None = None
     last_sent_at: datetime | None = None
     first_sent_at: datetime | None = None
+    #: The day the ramp-up reaches ``daily_cap`` (None: no ramp-up, or it never does).
+    full_cap_on: date | None = None
     problem: str | None = None
+    #: Paused by the reputation plugin: sends nothing, its queued emails wait.
+    paused: bool = False
+    #: Why, since when, and how to resume (None when not paused).
+    paused_reason: str | None = None
+    paused_at: datetime | None = None
 
 
 class MailboxService:
@@ -182,10 +230,12 @@ class MailboxService:
         starts = {name: day_start(now, self.timezone_of(name)) for name in self._by_name}
         sent = await self.sent_since(starts)
         problems = {p.split("'")[1]: p for p in self.check_senders()}
+        paused = await pause_book()
         result = []
         for name, mailbox in self._by_name.items():
             row = pacing.get(name, {})
             chain = self.sender_chain(name)
+            pause = paused.get(name)
             result.append(
                 MailboxStatus(
                     name=name,
@@ -202,7 +252,11 @@ class MailboxService:
                     next_send_at=row.get("next_send_at"),
                     last_sent_at=row.get("last_sent_at"),
                     first_sent_at=row.get("first_sent_at"),
+                    full_cap_on=full_cap_on(mailbox, row.get("first_sent_at"), now),
                     problem=problems.get(name),
+                    paused=pause is not None,
+                    paused_reason=_pause_text(name, pause) if pause is not None else None,
+                    paused_at=_pause_time(pause),
                 )
             )
         return result
@@ -260,8 +314,30 @@ class MailboxService:
         return {row["mailbox"] or "": row["n"] for row in rows if row["mailbox"] not in self._by_name}
 
     async def assign(self, count: int) -> list[str]:
-        """Mailboxes for ``count`` new leads, spread so each mailbox gets an even share of first emails."""
-        load = {name: 0 for name in self._by_name}
+        """Mailboxes for ``count`` new leads, spread by what each may still send today.
+
+        A mailbox's share of first emails follows its remaining capacity today (its
+        ramped-up cap minus what it sent), so a mailbox warming up at 10 a day takes
+        fewer leads than one allowed 50; a paused mailbox gets none. When no mailbox
+        has room left today, the shares follow today's caps; when every mailbox is
+        paused, the leads are spread over all of them and wait for a resume.
+        """
+        now = self._rt.clock()
+        pacing = await self.pacing()
+        starts = {name: day_start(now, self.timezone_of(name)) for name in self._by_name}
+        sent = await self.sent_since(starts)
+        paused = await pause_book()
+        caps = {
+            name: cap_for_day(mailbox, pacing.get(name, {}).get("first_sent_at"), now)
+            for name, mailbox in self._by_name.items()
+        }
+        active = [name for name in self._by_name if name not in paused]
+        weight = {name: caps[name] - sent[name] for name in active if caps[name] > sent[name]}
+        if not weight:
+            weight = {name: max(1, caps[name]) for name in active}
+        if not weight:
+            weight = {name: max(1, mailbox.daily_cap) for name, mailbox in self._by_name.items()}
+        load = dict.fromkeys(weight, 0)
         rows = await EmailRow.raw(
             "SELECT mailbox, COUNT(*) AS n FROM emails "
             "WHERE step_number = 1 AND state = 'queued' GROUP BY mailbox"
@@ -269,14 +345,48 @@ class MailboxService:
         for row in rows:
             if row["mailbox"] in load:
                 load[row["mailbox"]] = row["n"]
-        # Weighted by daily cap: a mailbox allowed 60 a day takes twice the leads of one allowed 30.
-        weight = {name: max(1, self._by_name[name].daily_cap) for name in load}
+        order = self.names()
         chosen = []
         for _ in range(count):
-            name = min(load, key=lambda n: (load[n] / weight[n], self.names().index(n)))
+            name = min(load, key=lambda n: (load[n] / weight[n], order.index(n)))
             load[name] += 1
             chosen.append(name)
         return chosen
+
+    async def resume(self, name: str, *, actor: str) -> bool:
+        """Lift the pause of mailbox ``name`` (audited); False when it was not paused."""
+        self.settings_of(name)
+        book = await pause_book()
+        pause = book.pop(name, None)
+        if pause is None:
+            return False
+        await plugin_state.save(PAUSE_PLUGIN, PAUSE_KEY, book)
+        async with write_transaction():
+            await audit.record(
+                "mailbox", 0, "mailbox_resumed", actor, old={"mailbox": name, **pause}, new={"mailbox": name}
+            )
+        return True
+
+    async def paused(self) -> dict[str, str]:
+        """Paused mailboxes still in the config: name -> why, since when, how to resume."""
+        return {
+            name: _pause_text(name, pause)
+            for name, pause in (await pause_book()).items()
+            if name in self._by_name
+        }
+
+
+def _pause_time(pause: dict[str, Any] | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(pause["since"]) if pause else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _pause_text(name: str, pause: dict[str, Any]) -> str:
+    since = _pause_time(pause)
+    when = f" since {since.strftime('%Y-%m-%d %H:%M')} UTC" if since else ""
+    return f"paused{when}: {pause.get('reason') or 'no reason given'}; " + RESUME_HINT.format(name=name)
 
 
 def _default_from(sender_name: str | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..contracts import OutgoingMessage
 from ..errors import NotFound, TemplateError
 from ..models import RenderedEmail, Template
 from ..store.engine import write_transaction
@@ -95,6 +96,22 @@ class TemplateService:
             if not rows:
                 raise NotFound(f"There is no template with id {template_id}.")
             await audit.record("template", template_id, "deleted", actor)
+
+    def warnings(self, rendered: RenderedEmail, *, first: bool = True) -> list[str]:
+        """What the compliance checks warn about in ``rendered`` (see ``warnings`` on a check)."""
+        from .outbox.dry_run import message_warnings
+
+        message = OutgoingMessage(
+            email_id=0,
+            message_id="<preview@outreach.invalid>",
+            from_address="preview@outreach.invalid",
+            to_address="lead@outreach.invalid",
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            step_number=1 if first else 2,
+        )
+        return message_warnings(self._rt.plugins.compliance_checks, message)
 
     async def preview(
         self, source: TemplateSource, lead_id: int, mailbox: str | None = None

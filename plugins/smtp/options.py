@@ -1,4 +1,4 @@
-"""``[sender.smtp]``: the SMTP server, its security, the login, and an optional Sent folder."""
+"""``[sender.smtp]``: the SMTP server, its security, the login, DKIM signing, and an optional Sent folder."""
 
 from __future__ import annotations
 
@@ -49,3 +49,17 @@ class SmtpOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: A connection idle this long is closed rather than reused.
     idle_seconds: float = 60.0
     sent_folder: SentFolderOptions | None = None
+    #: DKIM: the selector whose public key is published at ``<selector>._domainkey.<from domain>``.
+    dkim_selector: str | None = None
+    #: DKIM: the private key, as ``env:NAME`` or ``keyring:service/name`` holding its PEM or
+    #: the path of its PEM file.
+    dkim_private_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.dkim_selector is None) != (self.dkim_private_key is None):
+            raise ValueError("dkim_selector and dkim_private_key go together: set both, or neither")
+        if self.dkim_private_key is not None and "-----BEGIN" in self.dkim_private_key:
+            raise ValueError(
+                "dkim_private_key must not hold the key itself: name a file, or write 'env:NAME' "
+                "or 'keyring:service/name'"
+            )

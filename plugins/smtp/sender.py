@@ -5,6 +5,10 @@ the server's words kept. A connection that cannot be made, or a login refused, m
 the server *unavailable* (a failover sender may take over). A connection lost while
 the message itself was being handed over is *uncertain*: the server may have
 accepted it, so it is never resent blindly.
+
+The outbox worker's hand-over mark (``ready``) is written after MAIL FROM and RCPT TO
+and before DATA: a server cannot accept a message before its DATA, so a send that
+dies during the connection or the envelope is known never to have reached it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import aiosmtplib
@@ -29,6 +34,7 @@ from outreach.kernel import (
     mime_bytes,
 )
 
+from .dkim import sign_message
 from .options import SmtpOptions
 from .sent_folder import find_message
 
@@ -129,11 +135,20 @@ class SmtpSender:
 
     async def send(self, message: OutgoingMessage) -> SendReceipt:
         """Deliver ``message`` over the mailbox's connection; see the module doc for the errors."""
+        return await self.send_when_ready(message, None)
+
+    async def send_when_ready(
+        self, message: OutgoingMessage, ready: Callable[[], None] | None
+    ) -> SendReceipt:
+        """Like :meth:`send`, calling ``ready()`` (when given) after RCPT TO and before DATA."""
         sender = address_of(message.from_address)
         recipient = address_of(message.to_address)
         if not recipient or "@" not in recipient:
             raise PermanentSendError(f"'{message.to_address}' is not an email address")
-        data = mime_bytes(message)
+        options = self.options(message.mailbox)
+        data = sign_message(
+            mime_bytes(message), message.from_address, options.dkim_selector, options.dkim_private_key
+        )
         connection = self._connection(message.mailbox)
         async with connection.lock:
             reused = connection.client is not None and connection.client.is_connected
@@ -152,6 +167,14 @@ class SmtpSender:
                 except _LOST:
                     await connection.close()
                     raise TransientSendError("the connection dropped before the message was sent") from None
+            if ready is not None:
+                try:
+                    ready()
+                except BaseException:
+                    # Not to be sent: drop the half-open transaction with the connection.
+                    connection.client = None
+                    client.close()
+                    raise
             try:
                 response = await client.data(data)
             except aiosmtplib.SMTPResponseException as exc:

@@ -51,6 +51,8 @@ async def send(rt: Runtime, until_idle: bool, dry_run: bool, as_json: bool) -> N
                 click.echo(
                     f"  send   #{item.email_id} (lead {item.lead_id}, step {item.step_number}) from {where}"
                 )
+                for warning in item.warnings:
+                    click.echo(f"         warning: {warning}")
             else:
                 until = f" until {item.until:%Y-%m-%d %H:%M} UTC" if item.until else ""
                 where_from = f"#{item.email_id} (lead {item.lead_id}, step {item.step_number})"
@@ -235,8 +237,23 @@ async def list_mailboxes(rt: Runtime, page: int | None, per_page: int | None, as
             f"{box.name}  {box.from_address}  via {chain}  {box.sent_today}/{box.cap_today} today  "
             f"window {box.window} ({'weekdays' if box.weekdays_only else 'every day'})"
         )
+        if box.full_cap_on is not None and box.cap_today < box.daily_cap:
+            click.echo(f"  warming up: full cap of {box.daily_cap} on {box.full_cap_on.isoformat()}")
+        if box.paused:
+            click.echo(f"  {box.paused_reason}", err=True)
         if box.problem:
             click.echo(f"  problem: {box.problem}", err=True)
+
+
+@mailboxes.command("resume")
+@click.argument("mailbox")
+@with_runtime
+async def resume_mailbox(rt: Runtime, mailbox: str) -> None:
+    """Let a paused MAILBOX send again; its queued emails go out at the next rounds."""
+    if await rt.mailboxes.resume(mailbox, actor=CLI_ACTOR):
+        click.echo(f"Mailbox '{mailbox}' is resumed.")
+    else:
+        click.echo(f"Mailbox '{mailbox}' was not paused.")
 
 
 @mailboxes.command("test")

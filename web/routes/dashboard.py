@@ -40,6 +40,7 @@ async def dashboard(request: Request[Any, Any, Any]) -> Response[str]:
             "checklist": await checklist(rt),
             "active_jobs": await rt.jobs.active(),
             "recent_jobs": await rt.jobs.list(limit=5),
+            "paused_mailboxes": await rt.mailboxes.paused(),
         }
     return render(request, "dashboard.html", context, block="live")
 

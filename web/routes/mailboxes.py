@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
+from litestar.response import Redirect
 
 from outreach.web.rendering import render
 
@@ -34,3 +35,10 @@ async def mailbox_test(request: Request[Any, Any, Any], name: FromPath[str]) -> 
         block="test_result",
         fragment=True,
     )
+
+
+@post("/mailboxes/{name:str}/resume", name="mailbox_resume", include_in_schema=False)
+async def mailbox_resume(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[Any]:
+    """Lift the pause of mailbox ``name``, then show the Mailboxes page again."""
+    await runtime(request).mailboxes.resume(name, actor=WEB_ACTOR)
+    return Redirect(f"/mailboxes#mailbox-{name}", status_code=303)

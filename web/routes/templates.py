@@ -89,6 +89,7 @@ async def template_preview(request: Request[Any, Any, Any]) -> Response[str]:
     # Problems for any lead are shown beside the preview for this lead, which may still render.
     problems = check_template(source)
     rendered = None
+    warnings: list[str] = []
     lead_id = optional_int(data.get("lead_id"))
     if lead_id is not None:
         try:
@@ -96,10 +97,12 @@ async def template_preview(request: Request[Any, Any, Any]) -> Response[str]:
         except TemplateError as exc:
             if not problems:
                 problems = [str(exc)]
+        else:
+            warnings = runtime(request).templates.warnings(rendered)
     return render(
         request,
         "templates/editor.html",
-        {"problems": problems, "rendered": rendered},
+        {"problems": problems, "rendered": rendered, "warnings": warnings},
         block="preview",
         fragment=True,
     )

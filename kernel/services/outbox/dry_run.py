@@ -12,12 +12,14 @@ now. :func:`waiting_summary` counts the holds of every queued email.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ...compliance import LEGAL_HOLD
+from ...contracts import OutgoingMessage
 from ...models import Email
 from ...states import EmailState
 from ...store.engine import read_transaction
@@ -276,6 +278,8 @@ class DryRunItem(msgspec.Struct, kw_only=True):
     until: datetime | None = None
     #: What holds it back (``window``, ``cap``, ``gap``, ``rate_limit``, ``legal``, ``stranded``...).
     hold: str | None = None
+    #: What the checks warn about in the message (spam-filter triggers); it still goes.
+    warnings: list[str] = []
 
 
 class DryRun(msgspec.Struct, kw_only=True):
@@ -285,6 +289,20 @@ class DryRun(msgspec.Struct, kw_only=True):
     items: list[DryRunItem] = []
     limits: list[str] = []
     followups_due: int = 0
+
+
+def message_warnings(checks: Iterable[Any], message: OutgoingMessage) -> list[str]:
+    """Every warning the checks that offer ``warnings(message)`` have about ``message``.
+
+    A warning decides nothing (the check's verdict does): it is what ``send --dry-run``
+    and the template editor's preview show beside the message.
+    """
+    found: list[str] = []
+    for check in checks:
+        warn = getattr(check, "warnings", None)
+        if callable(warn):
+            found += [text for text in warn(message) if text not in found]
+    return found
 
 
 async def explain(rt: Runtime, *, limit: int = 500) -> DryRun:
@@ -304,6 +322,11 @@ async def explain(rt: Runtime, *, limit: int = 500) -> DryRun:
                 reason=decision.reason,
                 until=decision.until,
                 hold=decision.hold,
+                warnings=(
+                    message_warnings(rt.plugins.compliance_checks, decision.message)
+                    if decision.message
+                    else []
+                ),
             )
         )
     seen = {item.email_id for item in result.items}
