@@ -309,7 +309,17 @@ def parse_settings(raw: dict[str, Any], *, source: str = "the configuration") ->
     """Decode an already parsed TOML document into :class:`Settings`."""
     if "source" in raw:
         raise ConfigError(f"{source}: unknown key 'source'.")
-    settings = decode_section(_lift_sender_tables(raw), Settings, where=source)
+    lifted = _lift_sender_tables(raw)
+    try:
+        settings = decode_section(lifted, Settings, where=source)
+    except ConfigError:
+        # msgspec stops at the first problem; find them all, so one edit fixes the file.
+        from .config_check import decode_problems, describe_problems
+
+        problems = decode_problems(lifted, Settings, "")
+        if len(problems) > 1:
+            raise ConfigError(describe_problems(problems, source)) from None
+        raise
     settings.source = source
     return settings
 

@@ -209,7 +209,7 @@ def _plugin_table_problems(settings: Settings, plugins: PluginHost) -> list[Conf
         if name in settings.disabled:
             continue
         if options is not None:
-            problems += _decode_problems(_scrub(raw), options, table)
+            problems += decode_problems(_scrub(raw), options, table)
         elif name not in known:
             problems.append(
                 ConfigProblem(
@@ -246,13 +246,13 @@ def _sender_table_problems(settings: Settings, plugins: PluginHost) -> list[Conf
         users = [(i, entry) for i, entry in entries if _uses(settings, entry, name)]
         if not users and name in settings.sender.backends:
             # Nobody sends through it yet: a key a mailbox would add may still be missing.
-            problems += _decode_problems(base, options, table, tolerate_missing=True)
+            problems += decode_problems(base, options, table, tolerate_missing=True)
         for index, entry in users:
             if entry is None:  # the default mailbox overrides nothing
-                problems += _decode_problems(base, options, table)
+                problems += decode_problems(base, options, table)
                 continue
             overrides, nested = mailbox_overrides(settings, entry, name)
-            problems += _decode_problems(
+            problems += decode_problems(
                 {**base, **_scrub(overrides)},
                 options,
                 table,
@@ -311,7 +311,7 @@ def _unknown_sender_tables(settings: Settings, plugins: PluginHost) -> list[Conf
 
 
 def _join(base: str, segments: Segments) -> str:
-    return ".".join([base, *(str(segment) for segment in segments)])
+    return ".".join([*([base] if base else []), *(str(segment) for segment in segments)])
 
 
 def _split(exc: msgspec.ValidationError) -> tuple[str, Segments]:
@@ -387,7 +387,7 @@ def _remove(data: Any, segments: Segments) -> bool:
     return True
 
 
-def _decode_problems(
+def decode_problems(
     raw: dict[str, Any],
     options: type,
     table: str,
@@ -401,7 +401,8 @@ def _decode_problems(
     decoded again. A missing key, or a wrong list entry, ends the search (there is nothing
     to remove that would let it go on).
 
-    :param table: the table's path (``plugins.website``), for keys found in ``raw`` itself.
+    :param table: the table's path (``plugins.website``, or ``""`` for the whole file), for
+        keys found in ``raw`` itself.
     :param tolerate_missing: leave out missing required keys (a table no mailbox uses yet).
     :param locate: where each key was written, when ``raw`` merges two tables.
     """

@@ -242,3 +242,17 @@ async def test_runtime_open_refuses_the_same_file(tmp_path) -> None:
     assert "\n  3. " in message
     for path_named in ("'sender.backend'", "'sender.smtp.password'", "'plugins.website.max_pagez'"):
         assert path_named in message
+
+
+def test_every_problem_in_outreachs_own_tables_is_reported_at_once(tmp_path) -> None:
+    path = tmp_path / "outreach.toml"
+    path.write_text(
+        '[web]\nprot = 8000\n\n[compliance]\nsender_nam = "Ann"\n\n'
+        '[[mailboxes]]\nname = "main"\nfrom_address = "a@b.example"\ndaily_cup = 3\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    message = str(raised.value)
+    assert "has 3 problems" in message
+    for key in ("web.prot", "compliance.sender_nam", "mailboxes.0.daily_cup"):
+        assert f"'{key}': unknown key" in message
