@@ -168,6 +168,14 @@ class AnalysisSettings(_Section):
     enricher_timeout: Annotated[float, msgspec.Meta(gt=0)] = 120.0
 
 
+class DeliverabilitySettings(_Section):
+    """``[deliverability]``: how far outreach protects the sender's domain from itself."""
+
+    #: Start sequences even from a domain whose mail fails both SPF and DKIM (each domain
+    #: that uses it is recorded in the audit log).
+    allow_unauthenticated: bool = False
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -183,6 +191,7 @@ class Settings(_Section):
     compliance: ComplianceSettings = msgspec.field(default_factory=ComplianceSettings)
     tracking: TrackingSettings = msgspec.field(default_factory=TrackingSettings)
     analysis: AnalysisSettings = msgspec.field(default_factory=AnalysisSettings)
+    deliverability: DeliverabilitySettings = msgspec.field(default_factory=DeliverabilitySettings)
     #: ``[plugins.<name>]`` tables, decoded by each plugin with :func:`decode_section`.
     plugins: dict[str, dict[str, Any]] = {}
     #: Where the settings were read from (not a key in the file).

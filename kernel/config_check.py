@@ -111,6 +111,19 @@ def _literal(value: Any) -> bool:
     return False
 
 
+#: Keys whose value may be the path of a file that holds the secret (a DKIM key's PEM).
+_KEY_FILE_ENDINGS = ("private_key",)
+
+
+def _names_a_key_file(path: str, value: Any) -> bool:
+    """Whether ``value`` at ``path`` is the path of a key file, which is no secret itself."""
+    if not isinstance(value, str) or not path.rsplit(".", 1)[-1].endswith(_KEY_FILE_ENDINGS):
+        return False
+    if "\n" in value or "-----" in value:  # a PEM pasted in: the secret itself
+        return False
+    return value.startswith(("/", "~", "./", "../")) or value.endswith((".pem", ".key"))
+
+
 def _literal_paths(value: Any, path: str, secret: bool = False) -> Iterator[str]:
     """The path of every literal under a secret-looking key in ``value``."""
     if isinstance(value, dict):
@@ -119,7 +132,7 @@ def _literal_paths(value: Any, path: str, secret: bool = False) -> Iterator[str]
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _literal_paths(item, f"{path}.{index}", secret)
-    elif secret and _literal(value):
+    elif secret and _literal(value) and not _names_a_key_file(path, value):
         yield path
 
 

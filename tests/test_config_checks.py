@@ -256,3 +256,20 @@ def test_every_problem_in_outreachs_own_tables_is_reported_at_once(tmp_path) -> 
     assert "has 3 problems" in message
     for key in ("web.prot", "compliance.sender_nam", "mailboxes.0.daily_cup"):
         assert f"'{key}': unknown key" in message
+
+
+def test_a_dkim_key_file_path_is_no_secret_but_a_pasted_key_is(tmp_path) -> None:
+    def problems(value: str) -> list[str]:
+        settings = parse_settings(
+            {
+                "data_dir": str(tmp_path),
+                "sender": {"smtp": {"dkim_selector": "s1", "dkim_private_key": value}},
+            }
+        )
+        return [
+            p.path for p in config_problems(settings, build_plugin_host(settings, load_entry_points=False))
+        ]
+
+    assert problems("/home/ann/dkim.pem") == []
+    assert problems("env:DKIM_KEY") == []
+    assert "sender.smtp.dkim_private_key" in problems("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC")

@@ -295,12 +295,13 @@ async def test_reserved_and_local_domains_are_not_looked_up(make_settings, dns) 
 # -- the gate -------------------------------------------------------------------------------
 
 
-def gated_settings(make_settings, dns, sink, **options):
+def gated_settings(make_settings, dns, sink, allow_unauthenticated: bool = False, **options):
     return make_settings(
         sender={"backend": "smtp", "smtp": {"host": "127.0.0.1", "port": sink.port, "timeout": 5}},
         mailboxes=[box("main", "Ann Example <ann@acme-mail.net>")],
         sending={"rate_limit_per_minute": 0},
         plugins=plugin_table(dns, **options),
+        deliverability={"allow_unauthenticated": allow_unauthenticated},
     )
 
 

@@ -7,7 +7,7 @@ started are left alone. The doctor's answer is kept per mailbox and domain for
 ``[plugins.deliverability] cache_ttl`` seconds, so DNS is asked once an hour, not
 once per email.
 
-``[plugins.deliverability] allow_unauthenticated = true`` lets such mail go; the
+``[deliverability] allow_unauthenticated = true`` lets such mail go; the
 first time each domain uses the override in a run of outreach, it is recorded in the
 audit log (against the email that used it).
 """
@@ -24,7 +24,7 @@ from .doctor import Doctor, Target, from_domain, is_reserved
 from .report import FAIL, MailboxReport
 
 ACTOR = "plugin:deliverability"
-OVERRIDE = "[plugins.deliverability] allow_unauthenticated = true"
+OVERRIDE = "[deliverability] allow_unauthenticated = true"
 
 log = structlog.get_logger("outreach.plugins.deliverability")
 
@@ -75,7 +75,7 @@ class AuthenticationGate:
             return Verdict.allow()
         if not unauthenticated(report):
             return Verdict.allow()
-        if self._doctor.options.allow_unauthenticated:
+        if self._doctor.context.settings.deliverability.allow_unauthenticated:
             if not context.dry_run and domain not in self._recorded:
                 self._recorded.add(domain)
                 await self._record_override(message, report)

@@ -19,8 +19,6 @@ class DeliverabilityOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=
     smtp_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     #: Seconds a domain's findings are kept before a first email asks DNS again.
     cache_ttl: Annotated[float, msgspec.Meta(ge=0)] = 3600.0
-    #: Start sequences even from a domain that fails both SPF and DKIM (recorded in the audit log).
-    allow_unauthenticated: bool = False
 
 
 class SmtpView(msgspec.Struct, kw_only=True):
