@@ -348,3 +348,9 @@ async def test_sequences_warn_before_enrolling_into_a_sender_that_only_writes_fi
     assert 'id="sender-not-set"' in html
     assert 'href="/settings#field-sender.backend"' in html
     assert "will be written to files, not sent. Enroll anyway?" in html
+
+
+async def test_settings_page_has_a_deliverability_section(client) -> None:
+    html = (await client.get("/settings")).text
+    assert 'id="deliverability-section"' in html
+    assert 'hx-get="/deliverability"' in html
