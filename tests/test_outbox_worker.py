@@ -283,7 +283,6 @@ def _write_log(rt, owner: str, lines: list[str], boot: str | None = None) -> Pat
     return path
 
 
-@pytest.mark.skipif(handover.boot_id() is None, reason="no boot id here: hand-over logs are never trusted")
 async def test_a_dead_workers_log_settles_what_it_never_handed_over(make_settings, make_runtime) -> None:
     sender = Recorder()
     rt = await make_runtime(
