@@ -30,7 +30,7 @@ import msgspec
 
 from .config import MailboxSettings, Settings, _dec_hook, _enc_hook
 from .context import mailbox_overrides
-from .errors import OutreachError
+from .errors import ConfigError, OutreachError
 from .plugins import PluginHost
 from .secrets import SecretRef
 
@@ -75,6 +75,14 @@ def config_problems(settings: Settings, plugins: PluginHost) -> list[ConfigProbl
         *_sender_table_problems(settings, plugins),
     ]
     return list(dict.fromkeys(problems))  # one mailbox after another may find the same one
+
+
+def refuse_problems(settings: Settings, plugins: PluginHost) -> None:
+    """Raise :class:`ConfigError` listing every problem of ``settings`` (start-up and the
+    Settings page refuse the same way, with the same messages)."""
+    problems = config_problems(settings, plugins)
+    if problems:
+        raise ConfigError(describe_problems(problems, settings.source))
 
 
 def describe_problems(problems: list[ConfigProblem], source: str | None) -> str:

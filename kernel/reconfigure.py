@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from .config import Settings
-from .config_check import config_problems, describe_problems
-from .errors import ConfigError
+from .config_check import refuse_problems
 from .plugins import PluginHost, build_plugin_host
 from .services.geocoding import GeocodingService
 from .services.mailboxes import MailboxService
@@ -51,9 +50,7 @@ def check_settings(rt: Runtime, settings: Settings) -> PluginHost:
     Raise :class:`ConfigError` listing every problem; nothing changes then.
     """
     plugins = build_plugins_for(rt, settings)
-    problems = config_problems(settings, plugins)
-    if problems:
-        raise ConfigError(describe_problems(problems, settings.source))
+    refuse_problems(settings, plugins)
     return plugins
 
 

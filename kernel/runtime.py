@@ -13,7 +13,7 @@ from datetime import datetime
 import structlog
 
 from .config import Settings
-from .config_check import config_problems, describe_problems
+from .config_check import refuse_problems
 from .crypto import Vault, load_vault
 from .errors import ConfigError
 from .job_runner import JobRunner
@@ -100,11 +100,12 @@ class Runtime:
         )
         for failure in plugins.failures:
             log.warning("plugin_failed", plugin=failure.name, error=failure.error)
-        problems = config_problems(settings, plugins)
-        if problems:
+        try:
+            refuse_problems(settings, plugins)
+        except ConfigError:
             # Refused before anything runs: a typo must not surface on the first send.
             await engine.close_pool()
-            raise ConfigError(describe_problems(problems, settings.source))
+            raise
         runtime = cls(settings, vault, plugins, engine)
         runtime.load_entry_points = load_entry_points
         runtime.extra_plugins = extra_plugins
