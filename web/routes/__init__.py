@@ -9,7 +9,9 @@ from litestar import Request
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 
+from outreach.kernel.compliance import Finding, compliance_findings
 from outreach.kernel.runtime import Runtime
+from outreach.kernel.services.getting_started import sending_findings
 
 #: The htmx event a polled job's last answer fires, so lists on the page refresh once.
 JOB_FINISHED_EVENT = "job-finished"
@@ -71,3 +73,12 @@ def optional_int(value: str | None) -> int | None:
         return None
     number = int(value)
     return number if abs(number) <= _MAX_FORM_INT else None
+
+
+def sending_problems(rt: Runtime) -> list[Finding]:
+    """Everything that stops real mail from going out now, each with the setting that fixes it
+    (the dashboard, Sequences and Settings show the same list)."""
+    senders = {name: rt.plugins.senders.get(name) for name in rt.plugins.senders.names()}
+    chains = {name: rt.mailboxes.sender_chain(name) for name in rt.mailboxes.names()}
+    legal = compliance_findings(rt.settings, rt.mailboxes.all_settings())
+    return sending_findings(legal, chains, senders)

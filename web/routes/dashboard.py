@@ -10,12 +10,12 @@ from litestar import Request, Response, get
 from outreach.kernel.compliance import compliance_findings
 from outreach.kernel.runtime import Runtime
 from outreach.kernel.services import getting_started, stats
-from outreach.kernel.services.getting_started import Checklist, Finding
+from outreach.kernel.services.getting_started import Checklist
 from outreach.kernel.store.engine import read_transaction
 from outreach.web.charts import daily_chart, funnel_chart
 from outreach.web.rendering import render
 
-from . import runtime
+from . import runtime, sending_problems
 
 #: How many days the sends chart covers.
 SEND_DAYS = 14
@@ -43,14 +43,6 @@ async def dashboard(request: Request[Any, Any, Any]) -> Response[str]:
             "paused_mailboxes": await rt.mailboxes.paused(),
         }
     return render(request, "dashboard.html", context, block="live")
-
-
-def sending_problems(rt: Runtime) -> list[Finding]:
-    """Everything that stops real mail from going out now, each with the setting that fixes it."""
-    senders = {name: rt.plugins.senders.get(name) for name in rt.plugins.senders.names()}
-    chains = {name: rt.mailboxes.sender_chain(name) for name in rt.mailboxes.names()}
-    legal = compliance_findings(rt.settings, rt.mailboxes.all_settings())
-    return getting_started.sending_findings(legal, chains, senders)
 
 
 async def checklist(rt: Runtime) -> Checklist:

@@ -13,8 +13,7 @@ from outreach.kernel.services.sequences import reply_subject, step_source
 from outreach.kernel.states import LeadState
 from outreach.web.rendering import render
 
-from . import WEB_ACTOR, form, optional_int, runtime
-from .dashboard import sending_problems
+from . import WEB_ACTOR, form, optional_int, runtime, sending_problems
 
 EXAMPLE = """name = "intro"
 

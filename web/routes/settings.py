@@ -37,8 +37,7 @@ from outreach.web.settings_form import (
     parse_form,
 )
 
-from . import WEB_ACTOR, runtime
-from .dashboard import sending_problems
+from . import WEB_ACTOR, runtime, sending_problems
 
 
 def _target(rt: Runtime) -> tuple[Path | None, str | None]:
