@@ -33,9 +33,7 @@ async def dashboard(request: Request[Any, Any, Any]) -> Response[str]:
             "funnel": funnel_chart(await stats.funnel()),
             "sends": daily_chart(await stats.sends_per_day(SEND_DAYS)),
             "engagement": await stats.engagement(),
-            "compliance_problems": len(
-                legal := compliance_findings(rt.settings, rt.mailboxes.all_settings())
-            ),
+            "compliance_problems": len(legal),
             "first_missing": legal[0] if legal else None,
             "checklist": await checklist(rt),
             "active_jobs": await rt.jobs.active(),
