@@ -84,29 +84,39 @@ class Runtime:
         *,
         load_entry_points: bool = True,
         extra_plugins: Iterable[tuple[str, object]] = (),
+        plugins: bool = True,
     ) -> Runtime:
         """Open the store (migrating it), load the keys and build the plugins.
 
         Raise :class:`ConfigError` listing every problem :func:`config_problems` finds (a
         key a plugin's table does not take, a sender that is not installed, a secret in
         clear); nothing is started then.
+
+        :param plugins: False for a command that only reads the store (``jobs list``,
+            ``leads show``): no plugin is imported, which is most of a command's start-up,
+            so neither are their tables checked.
         """
         route_to_stdlib()
         extra_plugins = tuple(extra_plugins)
         vault = load_vault(settings.data_path)
         engine = await open_database(settings.database_path, settings.database.busy_timeout)
-        plugins = build_plugin_host(
+        if not plugins:
+            host = build_plugin_host(settings, vault=vault, load_entry_points=False, builtins=())
+            runtime = cls(settings, vault, host, engine)
+            runtime.load_entry_points = False
+            return runtime
+        host = build_plugin_host(
             settings, vault=vault, load_entry_points=load_entry_points, extra=extra_plugins
         )
-        for failure in plugins.failures:
+        for failure in host.failures:
             log.warning("plugin_failed", plugin=failure.name, error=failure.error)
         try:
-            refuse_problems(settings, plugins)
+            refuse_problems(settings, host)
         except ConfigError:
             # Refused before anything runs: a typo must not surface on the first send.
             await engine.close_pool()
             raise
-        runtime = cls(settings, vault, plugins, engine)
+        runtime = cls(settings, vault, host, engine)
         runtime.load_entry_points = load_entry_points
         runtime.extra_plugins = extra_plugins
         await runtime.mailboxes.sync()

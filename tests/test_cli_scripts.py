@@ -318,3 +318,17 @@ def test_plugin_commands_still_run(tmp_path: Path) -> None:
     unknown = outreach(tmp_path, "no-such-thing", check=False)
     assert unknown.returncode == 2
     assert "No such command" in unknown.stderr
+
+
+def test_a_command_that_only_reads_the_store_loads_no_plugin(tmp_path: Path) -> None:
+    # Loading the plugins is most of a command's start-up; `jobs list` needs none of them.
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['outreach', '--data-dir', {str(tmp_path / 'data')!r}, 'jobs', 'list']\n"
+        "try:\n    runpy.run_module('outreach.web.cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('PLUGINS', sorted(m for m in sys.modules if m.startswith('outreach.plugins.')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "PLUGINS []" in done.stdout

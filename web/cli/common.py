@@ -163,9 +163,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
 
 
-def with_runtime(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
-    """Decorate an async command body ``func(rt, ...)``: open the runtime, run, close."""
-
+def _runtime_command(func: Callable[..., Awaitable[T]], *, plugins: bool) -> Callable[..., T]:
     @functools.wraps(func)
     @click.pass_context
     def wrapper(ctx: click.Context, /, *args: Any, **kwargs: Any) -> T:
@@ -181,7 +179,7 @@ def with_runtime(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
                 level=settings.log_level,
                 console_level="debug" if cli_state.verbose else "warning",
             )
-            rt = await Runtime.open(settings)
+            rt = await Runtime.open(settings, plugins=plugins)
             try:
                 return await func(rt, *args, **kwargs)
             finally:
@@ -190,6 +188,16 @@ def with_runtime(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
         return run(main())
 
     return wrapper
+
+
+def with_runtime(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
+    """Decorate an async command body ``func(rt, ...)``: open the runtime, run, close."""
+    return _runtime_command(func, plugins=True)
+
+
+def with_store(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
+    """Like :func:`with_runtime` for a command that only reads the store: no plugin is loaded."""
+    return _runtime_command(func, plugins=False)
 
 
 # -- output ----------------------------------------------------------------------------

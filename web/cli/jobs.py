@@ -15,6 +15,7 @@ from .common import (
     paging_options,
     rows_of,
     with_runtime,
+    with_store,
 )
 
 #: Jobs on a page when ``--per-page`` is not given: as many as ``jobs list`` always showed.
@@ -33,7 +34,7 @@ def jobs() -> None:
 @click.option("--state", help="Only jobs in this state.")
 @paging_options(JOBS_PER_PAGE)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@with_runtime
+@with_store
 async def list_jobs(
     rt: Runtime, state: str | None, page: int | None, per_page: int | None, as_json: bool
 ) -> None:
@@ -57,7 +58,7 @@ async def list_jobs(
 
 @jobs.command("show")
 @click.argument("job_id", type=int)
-@with_runtime
+@with_store
 async def show_job(rt: Runtime, job_id: int) -> None:
     """One job as JSON, with its report."""
     echo_json(await rt.jobs.get(job_id))

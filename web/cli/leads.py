@@ -27,6 +27,7 @@ from .common import (
     fail,
     paging_options,
     with_runtime,
+    with_store,
 )
 from .progress import run_job_with_bar
 from .sequences import ready
@@ -79,7 +80,7 @@ async def import_csv(rt: Runtime, file: str, mapping: tuple[str, ...], as_json: 
 @click.option("--search", "text", help="Only leads whose name, category, address or website contains this.")
 @paging_options()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the seed schema's field names).")
-@with_runtime
+@with_store
 async def list_leads(
     rt: Runtime, state: str | None, text: str | None, page: int | None, per_page: int | None, as_json: bool
 ) -> None:
@@ -114,7 +115,7 @@ async def every_lead(rt: Runtime, query: LeadQuery) -> AsyncIterator[Lead]:
 @leads.command("show")
 @click.argument("lead_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@with_runtime
+@with_store
 async def show_lead(rt: Runtime, lead_id: int, as_json: bool) -> None:
     """Show everything held about one lead: discovery data, enrichment, emails, audit trail."""
     detail = await rt.leads.detail(lead_id)
