@@ -48,6 +48,21 @@ OPEN_POLICY: dict[str, Any] = {
 }
 
 
+#: A config file (``data_dir`` to fill in) with one mailbox on the open policy and no rate limit,
+#: for tests that run the command line.
+CONFIG = """
+data_dir = "{data}"
+[[mailboxes]]
+name = "main"
+from_address = "Ann Example <ann@main.example>"
+window = "00:00-24:00"
+weekdays_only = false
+min_gap_seconds = 0
+[sending]
+rate_limit_per_minute = 0
+"""
+
+
 def mailbox(name: str = "main", **extra: Any) -> dict[str, Any]:
     """A ``[[mailboxes]]`` entry with the open policy."""
     return {"name": name, "from_address": f"Ann Example <ann@{name}.example>", **OPEN_POLICY, **extra}

@@ -9,25 +9,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from engine_helpers import SEQUENCE
+from engine_helpers import CONFIG, SEQUENCE
 
 from outreach.kernel import DiscoveredBusiness
 from outreach.kernel.config import load_settings
 from outreach.kernel.runtime import Runtime
 from outreach.kernel.store.tables import LeadRow
 from outreach.web.cli import cli
-
-CONFIG = """
-data_dir = "{data}"
-[[mailboxes]]
-name = "main"
-from_address = "Ann Example <ann@main.example>"
-window = "00:00-24:00"
-weekdays_only = false
-min_gap_seconds = 0
-[sending]
-rate_limit_per_minute = 0
-"""
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from engine_helpers import LEGAL, LEGAL_TOML, Clock, enrolled, mailbox
+from engine_helpers import CONFIG, LEGAL, LEGAL_TOML, Clock, enrolled, mailbox
 from inbound_helpers import reply
 from litestar.testing import AsyncTestClient
 
@@ -27,17 +27,6 @@ from outreach.kernel.store.tables import AuditRow, InboundMessageRow, JobRow, Le
 from outreach.web import create_app
 from outreach.web.cli import cli
 
-CONFIG = """
-data_dir = "{data}"
-[[mailboxes]]
-name = "main"
-from_address = "Ann Example <ann@main.example>"
-window = "00:00-24:00"
-weekdays_only = false
-min_gap_seconds = 0
-[sending]
-rate_limit_per_minute = 0
-"""
 REPLY = "Please unsubscribe me, I am Dana Whitfield and my number is 555-0199."
 SECRET_NOTE = "private note seen only in enrichment"
 

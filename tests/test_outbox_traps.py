@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from click.testing import CliRunner
-from engine_helpers import SEQUENCE, Clock, enrolled, mailbox
+from engine_helpers import CONFIG, SEQUENCE, Clock, enrolled, mailbox
 
 from outreach.kernel import OutgoingMessage, SendReceipt, TransientSendError, hookimpl
 from outreach.kernel.config import load_settings
@@ -361,17 +361,6 @@ async def test_dry_run_names_the_rate_limit_and_the_cap(make_settings, make_runt
 
 # -- the command line ---------------------------------------------------------------------------
 
-CONFIG = """
-data_dir = "{data}"
-[[mailboxes]]
-name = "main"
-from_address = "Ann Example <ann@main.example>"
-window = "00:00-24:00"
-weekdays_only = false
-min_gap_seconds = 0
-[sending]
-rate_limit_per_minute = 0
-"""
 
 DELAYED = """
 name = "intro"

@@ -12,7 +12,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from engine_helpers import LEGAL_TOML, Clock, enrolled
+from engine_helpers import CONFIG, LEGAL_TOML, Clock, enrolled
 from inbound_helpers import reply
 from playwright.sync_api import Browser, expect, sync_playwright
 from support.chromium import CHROMIUM_ARGS, chromium_path
@@ -26,17 +26,6 @@ from outreach.kernel.runtime import Runtime
 pytestmark = pytest.mark.browser
 
 TOKEN = "e2e-replies-token-77"
-CONFIG = """
-data_dir = "{data}"
-[[mailboxes]]
-name = "main"
-from_address = "Ann Example <ann@main.example>"
-window = "00:00-24:00"
-weekdays_only = false
-min_gap_seconds = 0
-[sending]
-rate_limit_per_minute = 0
-"""
 
 
 @pytest.fixture(scope="module")
