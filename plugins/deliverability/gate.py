@@ -20,7 +20,8 @@ import structlog
 
 from outreach.kernel import ComplianceContext, OutgoingMessage, PluginContext, Verdict, sender_problem
 
-from .doctor import Doctor, Target, from_domain, is_reserved
+from .basics import Target, from_domain, is_reserved
+from .doctor import Doctor
 from .report import FAIL, MailboxReport
 
 ACTOR = "plugin:deliverability"
