@@ -45,7 +45,7 @@ from .gazetteer import Gazetteer, Town, load_gazetteer, place_key
 from .hookspecs import hookimpl
 from .identity import data_id_from_url, identity_key, place_id_from_url
 from .mime import build_mime, mime_bytes
-from .models import Email, EnrichmentRecord, Lead
+from .models import Email, EnrichmentRecord, InboundRecord, Lead
 from .private_files import private_dir, write_private
 from .protocols import (
     ComplianceCheck,
@@ -81,6 +81,7 @@ __all__ = [
     "Geocoder",
     "ImportFileError",
     "InboundMessage",
+    "InboundRecord",
     "Lead",
     "LookupUnsupported",
     "MessagePreparer",

@@ -174,6 +174,9 @@ class DeliverabilitySettings(_Section):
     #: Start sequences even from a domain whose mail fails both SPF and DKIM (each domain
     #: that uses it is recorded in the audit log).
     allow_unauthenticated: bool = False
+    #: Move the queued emails of a paused mailbox to the mailboxes that are not paused
+    #: (spread by what each may still send today) instead of letting them wait for a resume.
+    move_when_paused: bool = False
 
 
 class Settings(_Section):

@@ -8,8 +8,12 @@ that names the key.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import structlog
 
 from .config import MailboxSettings, Settings, decode_section
 from .contracts import GeoPlace
@@ -24,6 +28,8 @@ if TYPE_CHECKING:
     from .registry import Registry
 
 T = TypeVar("T")
+
+log = structlog.get_logger("outreach.plugins")
 
 
 def mailbox_overrides(settings: Settings, entry: MailboxSettings, sender: str) -> tuple[dict[str, Any], bool]:
@@ -46,6 +52,8 @@ class PluginContext:
         self.settings = settings
         self._vault = vault
         self._geocoders: Registry[Geocoder] | None = None
+        #: Work plugins started from event hooks, awaited by :meth:`settle` before the store closes.
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def bind_geocoders(self, registry: Registry[Geocoder]) -> None:
         """Use the geocoders in ``registry`` for :meth:`geocode` (the plugin host does this)."""
@@ -102,6 +110,42 @@ class PluginContext:
         if self._vault is None:
             raise RuntimeError("signing keys are available once the store is open")
         return self._vault.derive(f"plugin:{purpose}")
+
+    def spawn(self, work: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+        """Run ``work`` on the running event loop, and finish it before outreach closes the store.
+
+        Event hooks are synchronous calls; a plugin that must save something in reaction
+        (a pause, a counter) starts it here rather than with ``asyncio.create_task``, so a
+        short command (``outreach send``) waits for it instead of dropping it at exit. An
+        exception in ``work`` is logged with ``name``. Needs a running event loop.
+        """
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("plugin_task_failed", task=task.get_name(), error=str(task.exception()))
+
+    async def settle(self, within: float = 10.0) -> None:
+        """Wait until the work started with :meth:`spawn` (and what it started) is done.
+
+        Work still running after ``within`` seconds is cancelled and logged: closing must
+        not hang on a plugin.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while self._tasks:
+            pending = set(self._tasks)
+            _done, late = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
+            if late:
+                for task in late:
+                    log.warning("plugin_task_cancelled", task=task.get_name())
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+                return
 
     async def load_state(self, plugin: str, key: str, default: Any = None) -> Any:
         """A value this plugin saved under ``key`` with :meth:`save_state`."""

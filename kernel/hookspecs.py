@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import msgspec
 
     from .context import PluginContext
-    from .models import Email, Lead
+    from .models import Email, InboundRecord, Lead
     from .protocols import (
         ComplianceCheck,
         DiscoverySource,
@@ -197,7 +197,7 @@ def lead_transitioned(lead: Lead, old_state: str, new_state: str, actor: str, co
     :param actor: who made the change (``web``, ``cli``, ``system:analysis``...).
     :param context: the plugin's view of the configuration and its saved state. The hook
         is a synchronous call on the running event loop: async work (saving state) is
-        scheduled with ``asyncio.get_running_loop().create_task`` (keep a reference).
+        started with :meth:`PluginContext.spawn`, which outreach finishes before it closes.
     :return: nothing.
     """
 
@@ -216,6 +216,25 @@ def email_transitioned(
     :param old_state: the state it left.
     :param new_state: the state it entered.
     :param actor: who made the change (``system:inbound`` for bounces and replies).
+    :param context: as for :func:`lead_transitioned`.
+    :return: nothing.
+    """
+
+
+@hookspec
+def inbound_applied(record: InboundRecord, email: Email | None, context: PluginContext) -> None:
+    """A message read from a watched mailbox was stored and acted on; the change is committed.
+
+    Called once per message, after the ``email_transitioned`` calls its effects caused
+    (a reply, an auto-reply, a bounce). It is the only event for what changes no email's
+    state: a soft bounce is recorded but moves nothing, yet its status may say that the
+    sending mailbox is blocked. An exception here is logged and does not undo anything.
+
+    :param record: the stored message: ``kind`` (``reply``, ``auto_reply``, ``bounce``),
+        ``category``, ``bounce_class`` and, in ``detail``, each bounced recipient's
+        ``status``, ``reply_code``, ``reason`` and ``hard``, and ``ours`` (whether the
+        failed recipient is the one our email was written to).
+    :param email: our email it matched, as it was before the effects (None when none).
     :param context: as for :func:`lead_transitioned`.
     :return: nothing.
     """

@@ -136,6 +136,8 @@ class Runtime:
         await self.poller.stop()
         await self.outbox.stop()
         await self.runner.stop()
+        # What plugins started in reaction to the last events (a pause) is saved before the store closes.
+        await self.plugins.context.settle()
         for plugin_object in (*self.plugins.senders, *self.plugins.reply_sources):
             closer = getattr(plugin_object, "aclose", None)
             if closer is not None:

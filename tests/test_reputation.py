@@ -302,6 +302,107 @@ async def test_hard_bounces_past_the_configured_rate_pause_the_mailbox(make_sett
     assert "2 hard bounces in its last 10 sends (20.0%, more than 10.0%)" in box.paused_reason
 
 
+async def test_a_bounce_with_a_policy_block_pauses_the_mailbox_though_it_is_soft(
+    make_settings, make_runtime
+) -> None:
+    rt = await make_runtime(settings_for(make_settings))
+    rt.clock = Clock()
+    firsts = await enrolled(rt, 2, sequence=ONE_STEP)
+    assert (await rt.outbox.run_until_idle()).sent == 2
+    email = await rt.emails.get(next(iter(firsts.values())))
+    blocked = "550 5.7.1 Service unavailable; Client host [203.0.113.5] blocked using zen.spamhaus.org"
+    record = await rt.inbound.process(
+        InboundMessage(raw=dsn(email, status="5.7.1", diagnostic=blocked), source="t")
+    )
+    assert (record.kind, record.bounce_class) == ("bounce", "soft")
+    await reputation_for(rt.plugins.context).settle()
+    box = await status_of(rt)
+    assert box.paused
+    assert f"a bounce of email {email.id} says its server blocks this mailbox" in box.paused_reason
+    assert "5.7.1" in box.paused_reason
+    # A soft bounce moves no email and suppresses nobody: the address was not the problem.
+    assert (await rt.emails.get(email.id)).state == "sent"
+    assert not await rt.suppressions.is_suppressed(email.to_address)
+
+
+async def test_a_bounce_for_a_bad_address_pauses_nothing(make_settings, make_runtime) -> None:
+    rt = await make_runtime(settings_for(make_settings))
+    rt.clock = Clock()
+    firsts = await enrolled(rt, 1, sequence=ONE_STEP)
+    await rt.outbox.run_until_idle()
+    email = await rt.emails.get(next(iter(firsts.values())))
+    full = "452 4.2.2 <x>: Recipient address rejected: Mailbox full"
+    await rt.inbound.process(InboundMessage(raw=dsn(email, status="4.2.2", diagnostic=full), source="t"))
+    await reputation_for(rt.plugins.context).settle()
+    assert not (await status_of(rt)).paused
+
+
+async def test_closing_the_runtime_saves_a_pause_its_last_batch_caused(make_settings) -> None:
+    """A short ``outreach send`` ends right after its last batch: the pause must not be lost."""
+    handler = BlockingSink()
+    sink = await Sink(handler).start()
+    settings = settings_for(
+        make_settings,
+        sender={"backend": "smtp", "smtp": {"host": "127.0.0.1", "port": sink.port, "timeout": 5}},
+    )
+    try:
+        rt = await Runtime.open(settings, load_entry_points=False)
+        try:
+            rt.clock = Clock()
+            await enrolled(rt, 1, sequence=ONE_STEP)
+            await rt.outbox.run_until_idle()
+        finally:
+            await rt.close()  # no settle() of the plugin's own: closing waits for its work
+        assert handler.attempts == 1
+        rt = await Runtime.open(settings, load_entry_points=False)
+        try:
+            assert (await status_of(rt)).paused
+        finally:
+            await rt.close()
+    finally:
+        await sink.stop()
+
+
+async def test_queued_emails_wait_in_a_paused_mailbox_or_move_when_configured(make_settings) -> None:
+    boxes = [mailbox("main"), mailbox("spare", daily_cap=30), mailbox("other", daily_cap=10)]
+    waiting = settings_for(make_settings, mailboxes=boxes)
+    rt = await Runtime.open(waiting, load_entry_points=False)
+    try:
+        rt.clock = clock = Clock()
+        firsts = await enrolled(rt, 12, sequence=ONE_STEP)
+        await pause("main")
+        await pause("other")
+        held = {i: (await rt.emails.get(i)).mailbox for i in firsts.values()}
+        in_paused = sorted(i for i, box in held.items() if box in ("main", "other"))
+        assert {held[i] for i in in_paused} == {"main", "other"}
+        await rt.outbox.run_until_idle()
+        # By default they wait for a resume: the check pushed each back.
+        for email_id in in_paused:
+            email = await rt.emails.get(email_id)
+            assert (email.state, email.mailbox) == ("queued", held[email_id])
+            assert email.due_at > clock()
+    finally:
+        await rt.close()
+
+    moving = settings_for(make_settings, mailboxes=boxes, deliverability={"move_when_paused": True})
+    rt = await Runtime.open(moving, load_entry_points=False)
+    try:
+        rt.clock = clock
+        await rt.outbox.run_until_idle()
+        for email_id in in_paused:
+            email = await rt.emails.get(email_id)
+            # Moved to the one mailbox that is not paused, due again at once, and sent from it.
+            assert (email.state, email.mailbox) == ("sent", "spare"), email_id
+            assert email.from_address == "Ann Example <ann@spare.example>"
+            assert email.message_id.endswith("@spare.example>")
+        moves = await AuditRow.select().where(AuditRow.action == "moved")
+        assert sorted(row["entity_id"] for row in moves) == in_paused
+        assert {row["actor"] for row in moves} == {"system:move_when_paused"}
+        assert (await rt.emails.count_by_state()).get("queued", 0) == 0
+    finally:
+        await rt.close()
+
+
 # -- resuming -----------------------------------------------------------------------------------
 
 

@@ -36,11 +36,16 @@ class Effects:
 
     done: list[str] = field(default_factory=list)
     events: list[tuple[Email, str, str]] = field(default_factory=list)
+    #: The message these effects are of, and our email it matched (for ``inbound_applied``).
+    record: InboundRecord | None = None
+    email: Email | None = None
 
     def notify(self, rt: Runtime) -> None:
-        """Fire ``email_transitioned`` for every change (call after the commit)."""
+        """Fire ``email_transitioned`` for every change, then ``inbound_applied`` (call after the commit)."""
         for email, old, new in self.events:
             rt.emails.notify(email, old, new, ACTOR)
+        if self.record is not None and rt.plugins.listens("inbound_applied"):
+            rt.plugins.notify("inbound_applied", record=self.record, email=self.email)
 
 
 async def _advance(
@@ -148,11 +153,11 @@ async def apply_effects(rt: Runtime, record: InboundRecord) -> Effects:
     Runs inside the caller's write transaction; the caller fires the returned events
     once it committed.
     """
-    effects = Effects()
+    effects = Effects(record=record)
     email = None
     if record.email_id is not None:
         row = await EmailRow.select().where(EmailRow.id == record.email_id).first()
-        email = email_from_row(row, rt.vault) if row else None
+        email = effects.email = email_from_row(row, rt.vault) if row else None
     if record.kind == "reply":
         await _reply(rt, record, email, effects)
     elif record.kind == "auto_reply":

@@ -313,14 +313,15 @@ class MailboxService:
         )
         return {row["mailbox"] or "": row["n"] for row in rows if row["mailbox"] not in self._by_name}
 
-    async def assign(self, count: int) -> list[str]:
+    async def assign(self, count: int, among: list[str] | None = None) -> list[str]:
         """Mailboxes for ``count`` new leads, spread by what each may still send today.
 
         A mailbox's share of first emails follows its remaining capacity today (its
         ramped-up cap minus what it sent), so a mailbox warming up at 10 a day takes
         fewer leads than one allowed 50; a paused mailbox gets none. When no mailbox
         has room left today, the shares follow today's caps; when every mailbox is
-        paused, the leads are spread over all of them and wait for a resume.
+        paused, the leads are spread over all of them and wait for a resume. ``among``
+        limits the choice to these mailboxes (none of them paused).
         """
         now = self._rt.clock()
         pacing = await self.pacing()
@@ -331,7 +332,7 @@ class MailboxService:
             name: cap_for_day(mailbox, pacing.get(name, {}).get("first_sent_at"), now)
             for name, mailbox in self._by_name.items()
         }
-        active = [name for name in self._by_name if name not in paused]
+        active = [name for name in self._by_name if name not in paused and (among is None or name in among)]
         weight = {name: caps[name] - sent[name] for name in active if caps[name] > sent[name]}
         if not weight:
             weight = {name: max(1, caps[name]) for name in active}

@@ -7,7 +7,8 @@ A mailbox is paused, with the reason and the time, when
 - a spam complaint arrives (an ARF feedback report, RFC 5965, or a reply categorized
   ``complaint``);
 - its server refuses a message with a policy block (a 5.7.x status, or the block texts of
-  the big providers: :data:`.blocks.POLICY_BLOCKS`).
+  the big providers: :data:`.blocks.POLICY_BLOCKS`), at the send or later in a bounce
+  (a delivery status notification whose status or reason says "blocked").
 
 It registers two compliance checks:
 
@@ -31,12 +32,14 @@ from outreach.kernel import (
     ComplianceCheck,
     ComplianceContext,
     Email,
+    InboundRecord,
     OutgoingMessage,
     PluginContext,
     Verdict,
     hookimpl,
 )
 
+from .blocks import bounce_block
 from .content import content_findings
 from .pauses import PLUGIN, Reputation, ReputationOptions
 
@@ -116,3 +119,13 @@ def register_compliance_checks(register: Callable[[ComplianceCheck], None], cont
 def email_transitioned(email: Email, old_state: str, new_state: str, context: PluginContext) -> None:
     """Record sends and bounces, and pause on a complaint or a policy block (applied in a task)."""
     reputation_for(context).observe(email, old_state, new_state)
+
+
+@hookimpl
+def inbound_applied(record: InboundRecord, email: Email | None, context: PluginContext) -> None:
+    """Pause the mailbox whose email came back with a policy block (applied in a task)."""
+    if record.kind != "bounce" or email is None or not email.mailbox or not record.detail.get("ours"):
+        return
+    block = bounce_block(record.detail.get("recipients") or [])
+    if block is not None:
+        reputation_for(context).observe_block(email, block)

@@ -57,3 +57,18 @@ def policy_block(text: str | None) -> str | None:
         if pattern.search(text):
             return name
     return None
+
+
+#: Bounce reasons (``kernel.mail.bounce_reasons``) that mean the sender, not the address, is refused.
+BLOCK_REASONS = frozenset({"blocked", "badreputation"})
+
+
+def bounce_block(recipients: list[dict[str, object]]) -> str | None:
+    """Why a bounce's recipients (``status``, ``reason`` each) say the mailbox is blocked, else None."""
+    for recipient in recipients:
+        status = str(recipient.get("status") or "")
+        if status.startswith("5.7."):
+            return f"enhanced status {status}"
+        if recipient.get("reason") in BLOCK_REASONS:
+            return f"bounce reason {recipient['reason']}"
+    return None

@@ -55,6 +55,8 @@ class Reputation:
         self._book: dict[str, dict[str, Any]] | None = None
         self._read_at = 0.0
         self._queue: list[tuple[Email, str, str]] = []
+        #: Bounces that came back with a policy block: (our email, why).
+        self._blocks: list[tuple[Email, str]] = []
         self._task: asyncio.Task[None] | None = None
 
     # -- the pause book ----------------------------------------------------------------
@@ -93,13 +95,21 @@ class Reputation:
         if not email.mailbox or not self._matters(email, old_state, new_state):
             return
         try:
-            loop = asyncio.get_running_loop()
+            asyncio.get_running_loop()
         except RuntimeError:  # no event loop: nothing can be saved now
             log.warning("reputation_event_dropped", email_id=email.id, state=new_state)
             return
         self._queue.append((email, old_state, new_state))
+        self._start()
+
+    def observe_block(self, email: Email, block: str) -> None:
+        """Queue a pause for a bounce of ``email`` that says its mailbox is blocked."""
+        self._blocks.append((email, block))
+        self._start()
+
+    def _start(self) -> None:
         if self._task is None or self._task.done():
-            self._task = loop.create_task(self._drain())
+            self._task = self.context.spawn(self._drain(), name="reputation-events")
 
     async def settle(self) -> None:
         """Wait until every queued event is applied."""
@@ -115,12 +125,16 @@ class Reputation:
         return old_state == "sending" and new_state in ("failed", "queued") and bool(email.last_error)
 
     async def _drain(self) -> None:
-        while self._queue:
+        while self._queue or self._blocks:
             batch, self._queue = self._queue, []
+            blocks, self._blocks = self._blocks, []
             try:
                 await self._apply(batch)
+                for email, block in blocks:
+                    reason = f"a bounce of email {email.id} says its server blocks this mailbox ({block})"
+                    await self.pause(str(email.mailbox), "policy_block", reason, email.id)
             except Exception as exc:  # an event hook must not break the worker
-                log.error("reputation_events_failed", error=str(exc), events=len(batch))
+                log.error("reputation_events_failed", error=str(exc), events=len(batch) + len(blocks))
 
     async def _apply(self, batch: list[tuple[Email, str, str]]) -> None:
         sends = await self.context.load_state(PLUGIN, "sends", {}) or {}

@@ -33,6 +33,7 @@ from .delivery import deliver, first_up
 from .handover import HandoverLog
 from .holds import release_legal_holds
 from .ledger import Outcome, claim, pace_mailboxes, record, switch_sender
+from .paused_moves import move_from_paused
 from .planner import Decision, Plan, plan
 from .policy import retry_delay
 from .reconcile import LIVE_OWNERS, reconcile
@@ -57,6 +58,8 @@ class RoundStats(msgspec.Struct, kw_only=True):
     cancelled: int = 0
     followups: int = 0
     reconciled: int = 0
+    #: Queued emails moved out of paused mailboxes (``[deliverability] move_when_paused``).
+    moved: int = 0
     waiting: int = 0
 
     def add(self, other: RoundStats) -> None:
@@ -72,6 +75,7 @@ class RoundStats(msgspec.Struct, kw_only=True):
             or self.claimed
             or self.followups
             or self.reconciled
+            or self.moved
             or self.deferred
             or self.blocked
             or self.cancelled
@@ -102,13 +106,15 @@ class OutboxWorker:
         self._unrecorded = False
 
     async def _housekeeping(self, stats: RoundStats, *, force: bool) -> bool:
-        """Reconcile and queue due follow-ups, at most once per ``poll_seconds`` while busy."""
+        """Reconcile, queue due follow-ups and move paused mailboxes' queues, at most once per
+        ``poll_seconds`` while busy."""
         if not force and time.monotonic() - self._last_housekeeping < self._rt.settings.sending.poll_seconds:
             return False
         self._last_housekeeping = time.monotonic()
         settled = await reconcile(self._rt, self.owner)
         stats.reconciled = len(settled.sent) + len(settled.requeued) + len(settled.attention)
         stats.followups = len(await self._rt.enrollment.queue_due_followups())
+        stats.moved = sum(len(result.moved) for result in await move_from_paused(self._rt))
         return True
 
     async def run_once(self) -> RoundStats:
