@@ -15,6 +15,7 @@ from .compliance import LEGAL_HOLD, compliance_problems, public_url, sender_prob
 from .config import decode_section
 from .context import PluginContext
 from .contracts import (
+    Attachment,
     ComplianceContext,
     DiscoveredBusiness,
     DiscoveryQuery,
@@ -65,6 +66,7 @@ from .tokens import TRACKING_KEY, read_token, sign_token
 __all__ = [
     "LEGAL_HOLD",
     "TRACKING_KEY",
+    "Attachment",
     "ComplianceCheck",
     "ComplianceContext",
     "ConfigError",

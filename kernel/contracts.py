@@ -87,12 +87,22 @@ class Enrichment(msgspec.Struct, kw_only=True):
     source: str | None = None
 
 
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    """A file sent with a message: its name as the recipient sees it, its MIME type, its bytes."""
+
+    filename: str
+    content_type: str = "application/octet-stream"
+    data: bytes = b""
+
+
 class OutgoingMessage(msgspec.Struct, kw_only=True):
     """A fully rendered email, ready for a sender.
 
     ``message_id`` is generated and stored before the send, so a sender must use it
     as the ``Message-ID`` header; ``headers`` carries extra headers to set verbatim
-    (``List-Unsubscribe`` and friends from the compliance checks).
+    (``List-Unsubscribe`` and friends from the compliance checks). ``attachments``
+    are files a :class:`~outreach.kernel.protocols.MessagePreparer` added
+    (:meth:`with_attachment`); templates carry none.
     """
 
     email_id: int
@@ -109,6 +119,11 @@ class OutgoingMessage(msgspec.Struct, kw_only=True):
     mailbox: str | None = None
     lead_id: int | None = None
     step_number: int = 1
+    attachments: list[Attachment] = []
+
+    def with_attachment(self, attachment: Attachment) -> OutgoingMessage:
+        """A copy with ``attachment`` added after the ones it has."""
+        return msgspec.structs.replace(self, attachments=[*self.attachments, attachment])
 
     def with_headers(self, headers: dict[str, str]) -> OutgoingMessage:
         """A copy with ``headers`` added (replacing any of the same name)."""

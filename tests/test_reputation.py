@@ -19,7 +19,15 @@ from inbound_helpers import _crlf, dsn
 from litestar.testing import AsyncTestClient
 from mail_servers import Sink, SinkHandler
 
-from outreach.kernel import ComplianceContext, InboundMessage, OutgoingMessage, VerdictAction
+from outreach.kernel import (
+    Attachment,
+    ComplianceContext,
+    InboundMessage,
+    OutgoingMessage,
+    Verdict,
+    VerdictAction,
+    hookimpl,
+)
 from outreach.kernel.config import load_settings
 from outreach.kernel.mail.analysis import analyze_message
 from outreach.kernel.runtime import Runtime
@@ -505,6 +513,79 @@ def message(**fields) -> OutgoingMessage:
 )
 def test_content_findings_name_what_spam_filters_punish(fields, kind) -> None:
     assert kind in {k for k, _ in content_findings(message(**fields))}
+
+
+def test_an_attachment_is_a_finding_on_the_first_email_only() -> None:
+    brochure = Attachment(filename="prices.pdf", content_type="application/pdf", data=b"%PDF-1.4")
+    first = message().with_attachment(brochure)
+    assert content_findings(first) == [
+        ("attachment", "an attachment on a first email (prices.pdf): link to the file instead")
+    ]
+    assert content_findings(message(step_number=2).with_attachment(brochure)) == []
+
+
+#: A PDF's first bytes and a few that are not text, to show the bytes arrive unchanged.
+BROCHURE = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + bytes(range(256))
+
+
+class Brochure:
+    """A plugin whose preparer attaches a brochure to every message (as a user's plugin might)."""
+
+    name = "brochure"
+    reads_lead = False
+
+    async def prepare(self, message: OutgoingMessage, context: ComplianceContext) -> OutgoingMessage:
+        return message.with_attachment(
+            Attachment(filename="Broschüre 2026.pdf", content_type="application/pdf", data=BROCHURE)
+        )
+
+    async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
+        return Verdict.allow()
+
+    @hookimpl
+    def register_compliance_checks(self, register, context) -> None:
+        register(self)
+
+
+async def test_an_attached_file_is_sent_whole_and_warned_about_or_blocked_as_configured(
+    make_settings, make_runtime
+) -> None:
+    handler = SinkHandler()
+    sink = await Sink(handler).start()
+    smtp = {"backend": "smtp", "smtp": {"host": "127.0.0.1", "port": sink.port, "timeout": 5}}
+    try:
+        rt = await make_runtime(
+            settings_for(make_settings, sender=smtp), extra_plugins=[("brochure", Brochure())]
+        )
+        rt.clock = Clock()
+        await enrolled(rt, 1, sequence=ONE_STEP)
+        (item,) = (await explain(rt)).items
+        assert item.action == "send"
+        assert (
+            "an attachment on a first email (Broschüre 2026.pdf): link to the file instead" in item.warnings
+        )
+        assert (await rt.outbox.run_until_idle()).sent == 1
+        (received,) = handler.received
+        mail = received.message
+        assert mail.get_content_type() == "multipart/mixed"
+        (attached,) = list(mail.iter_attachments())
+        assert attached.get_filename() == "Broschüre 2026.pdf"
+        assert attached.get_content_type() == "application/pdf"
+        assert attached.get_content() == BROCHURE
+        # The readable part is still there, and is what the recipient sees first.
+        assert "Hi" in mail.get_body(("plain",)).get_content()
+    finally:
+        await sink.stop()
+
+
+async def test_an_attachment_blocks_a_first_email_when_configured(make_settings, make_runtime) -> None:
+    blocking = settings_for(make_settings, reputation={"block": ["attachment"]})
+    rt = await make_runtime(blocking, extra_plugins=[("brochure", Brochure())])
+    rt.clock = Clock()
+    await enrolled(rt, 1, sequence=ONE_STEP)
+    (item,) = (await explain(rt)).items
+    assert item.action == "block"
+    assert "an attachment on a first email" in item.reason
 
 
 def test_a_plain_first_email_has_no_content_finding() -> None:

@@ -45,8 +45,7 @@ SPAM_PHRASES: tuple[str, ...] = (
 )
 
 #: The kinds of finding, each a name a user may list in ``[plugins.reputation] block``.
-#: (Attachments are not judged: an outgoing message carries none yet.)
-KINDS = ("shortener", "no_text", "caps_subject", "phrase")
+KINDS = ("shortener", "attachment", "no_text", "caps_subject", "phrase")
 
 _URL = re.compile(r"""https?://([^/\s"'<>?#:]+)""", re.I)
 #: A subject needs this many letters before "all capitals" means shouting, not an acronym.
@@ -67,6 +66,11 @@ def content_findings(message: OutgoingMessage) -> list[tuple[str, str]]:
     findings = []
     for host in _shorteners(message):
         findings.append(("shortener", f"a link through the shortener {host}: link to the real address"))
+    if message.attachments and message.step_number == 1:
+        # A stranger's first message with a file is what malware looks like to a filter;
+        # a follow-up in a thread the recipient answered is judged less harshly.
+        names = ", ".join(a.filename for a in message.attachments)
+        findings.append(("attachment", f"an attachment on a first email ({names}): link to the file instead"))
     if not message.text.strip():
         findings.append(("no_text", "no text part: filters distrust HTML-only mail"))
     letters = [c for c in message.subject if c.isalpha()]

@@ -42,8 +42,8 @@ class ReputationOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     #: Judge the rate only once the mailbox has sent at least this many.
     min_sends: int = 50
     #: Content findings that block a message instead of warning (``shortener``,
-    #: ``no_text``, ``caps_subject``, ``phrase``).
-    block: list[Literal["shortener", "no_text", "caps_subject", "phrase"]] = []
+    #: ``attachment``, ``no_text``, ``caps_subject``, ``phrase``).
+    block: list[Literal["shortener", "attachment", "no_text", "caps_subject", "phrase"]] = []
 
 
 class Reputation:
