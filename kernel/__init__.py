@@ -10,7 +10,7 @@ and may change without notice.
 
 from __future__ import annotations
 
-from .addresses import address_of
+from .addresses import address_of, needs_smtputf8, sendable_address
 from .compliance import LEGAL_HOLD, compliance_problems, public_url, sender_problem, url_problem
 from .config import decode_section
 from .context import PluginContext
@@ -117,11 +117,13 @@ __all__ = [
     "identity_key",
     "load_gazetteer",
     "mime_bytes",
+    "needs_smtputf8",
     "place_id_from_url",
     "place_key",
     "private_dir",
     "public_url",
     "read_token",
+    "sendable_address",
     "sender_problem",
     "sign_token",
     "url_problem",

@@ -25,6 +25,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from .addresses import sendable_address
 from .errors import ConfigError
 from .private_files import private_dir, write_private
 
@@ -107,10 +108,11 @@ class Vault:
         return self._fernet.rotate(token.encode()).decode()
 
     def hash_email(self, email: str | None) -> str | None:
-        """A keyed hash of a normalized email address (trimmed, case-folded)."""
+        """A keyed hash of a normalized email address (trimmed, IDNA domain, case-folded), so
+        ``info@bücher.de`` and ``info@xn--bcher-kva.de`` are one address."""
         if not email:
             return None
-        normalized = email.strip().casefold()
+        normalized = sendable_address(email).casefold()
         return hmac.new(self._hmac_key, normalized.encode(), hashlib.sha256).hexdigest()
 
     def derive(self, purpose: str) -> bytes:

@@ -22,6 +22,7 @@ from email.policy import SMTP
 from email.utils import formataddr, formatdate, getaddresses
 from urllib.parse import quote
 
+from .addresses import sendable_address
 from .contracts import Attachment, OutgoingMessage
 
 #: RFC 5322 asks for lines of at most 78 characters where possible.
@@ -64,7 +65,22 @@ def _addresses(value: str) -> str:
     if _PLAIN_ADDRESS.match(value) and (value.endswith(">") == ("<" in value)):
         return value
     pairs = getaddresses([value])
-    return ", ".join(formataddr(pair, charset="utf-8") for pair in pairs if pair[1]) or value
+    return ", ".join(_mailbox(name, address) for name, address in pairs if address) or value
+
+
+def _mailbox(name: str, address: str) -> str:
+    """``name <address>`` with the domain in IDNA form; a non-ASCII local part stays UTF-8.
+
+    RFC 6532 writes such an address as UTF-8 in the header; only a server that offers
+    SMTPUTF8 takes the message, which the sender checks before it hands it over.
+    """
+    address = sendable_address(address)
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8")
+    if not name:
+        return address
+    display = formataddr((name, "x@x"), charset="utf-8").rpartition("<")[0]
+    return f"{display}<{address}>"
 
 
 def _part(text: str, subtype: str) -> list[str]:
@@ -151,7 +167,13 @@ def mime_bytes(message: OutgoingMessage) -> bytes:
     headers.pop("mime-version", None)
     headers.pop("content-type", None)
     headers.pop("content-transfer-encoding", None)
-    lines = [_header(name, value) for name, value in headers.values()]
+    lines = [
+        # An address with a UTF-8 local part is written as it is (RFC 6532), never as an encoded word.
+        f"{name}: {' '.join(value.split())}"
+        if name in ("From", "To") and not value.isascii()
+        else _header(name, value)
+        for name, value in headers.values()
+    ]
     lines.append("MIME-Version: 1.0")
     if message.attachments:
         boundary = _boundary()
@@ -168,7 +190,9 @@ def mime_bytes(message: OutgoingMessage) -> bytes:
         lines += _body(message)
     if lines[-1] != "":
         lines.append("")  # the data ends with a line break before SMTP's final "."
-    return "\r\n".join(lines).encode("ascii")
+    text = "\r\n".join(lines)
+    # ASCII unless an address has a non-ASCII local part (then the sender needs SMTPUTF8).
+    return text.encode("ascii" if text.isascii() else "utf-8")
 
 
 def build_mime(message: OutgoingMessage) -> EmailMessage:

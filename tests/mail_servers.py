@@ -179,8 +179,10 @@ class Sink:
         tls_context: ssl.SSLContext | None = None,
         implicit_tls: bool = False,
         users: dict[str, str] | None = None,
+        smtputf8: bool = False,
     ) -> None:
         self.handler = handler
+        self.smtputf8 = smtputf8
         self.tls_context = tls_context
         self.implicit_tls = implicit_tls
         self.users = users
@@ -204,6 +206,7 @@ class Sink:
             auth_required=self.users is not None,
             auth_require_tls=self.users is not None and self.tls_context is not None,
             authenticator=self._authenticate if self.users is not None else None,
+            enable_SMTPUTF8=self.smtputf8,
             timeout=30,
         )
 

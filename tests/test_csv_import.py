@@ -132,3 +132,46 @@ def test_reader_rejects_unknown_mapping_fields() -> None:
 
     with pytest.raises(ImportFileError, match="not a lead field"):
         resolve_columns(["name"], {"shoe_size": "name"})
+
+
+EXCEL_ROWS = [
+    ("Name", "City", "Country", "E-mail"),
+    ("Bäckerei Süß", "Düsseldorf", "Germany", "info@bäckerei-süß.de"),
+    ("Café Crème", "Zürich", "Schweiz", "bonjour@creme.example"),
+    ("Œuvre Atelier", "Lyon", "FRA", ""),
+    ("Nowhere Shop", "Atlantis", "Atlantis", ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter", "said"),
+    [
+        ("utf-16", "\t", "utf-16"),  # Excel's "Unicode Text": UTF-16 with a byte-order mark, tabs
+        ("utf-16-le", ",", "utf-16-le"),  # the same without the mark
+        ("cp1252", ";", "windows-1252"),  # Excel's "CSV" in Western Europe: the Windows code page
+    ],
+)
+async def test_excel_exports_are_read_in_their_encoding_and_the_country_is_kept(
+    runtime, tmp_path, encoding, delimiter, said
+) -> None:
+    # Windows-1252 cannot write the address at the non-ASCII domain: that column stays empty.
+    rows = EXCEL_ROWS if encoding != "cp1252" else [(*r[:3], "") for r in EXCEL_ROWS]
+    text = "\r\n".join(delimiter.join(row) for row in rows) + "\r\n"
+    path = tmp_path / "export.csv"
+    path.write_bytes(text.encode(encoding))
+    job = await _import(runtime, path)
+    assert job.state == "succeeded", job.error
+    assert any(said in p["message"] for p in job.report)
+    leads = {lead.business_name: lead for lead in (await runtime.leads.list()).items}
+    assert set(leads) == {row[0] for row in EXCEL_ROWS[1:]}
+    assert (leads["Bäckerei Süß"].city, leads["Bäckerei Süß"].country_code) == ("Düsseldorf", "DE")
+    assert leads["Café Crème"].country_code == "CH"
+    assert leads["Œuvre Atelier"].country_code == "FR"
+    assert leads["Bäckerei Süß"].discovery_metadata["country"] == "Germany"
+    # A country no table knows is kept as written and reported, not dropped.
+    assert leads["Nowhere Shop"].country_code is None
+    assert leads["Nowhere Shop"].discovery_metadata["country"] == "Atlantis"
+    assert any("country 'Atlantis'" in p["message"] and p["line"] == 5 for p in job.report)
+    if encoding != "cp1252":
+        # An address at a non-ASCII domain is stored in the form that sends.
+        assert leads["Bäckerei Süß"].email == "info@xn--bckerei-s-o1a0c4t.de"

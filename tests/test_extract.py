@@ -118,7 +118,7 @@ def test_page_facts() -> None:
     assert page.links[0] == Link("http://cafesol.de/kontakt", "Kontakt")
     assert page.tel_links == ["030%20123456"]
     assert page.socials == {"instagram": "https://instagram.com/cafesol"}
-    assert [(f.address, f.how) for f in page.emails] == [("team@cafesol.de", "markup")]
+    assert [(f.address, f.how) for f in page.emails] == [("team@cafesol.de", "json-ld")]
 
 
 def test_social_profiles_are_told_from_share_buttons() -> None:

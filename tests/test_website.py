@@ -331,3 +331,39 @@ def test_a_proxy_with_a_password_is_refused_in_the_config() -> None:
 
     with pytest.raises(ConfigError, match="HTTPS_PROXY"):
         WebsiteOptions(proxy="http://ann:secret@proxy.local:3128")
+
+
+TEAM_LD = """{"@context": "https://schema.org", "@type": "Dentist", "name": "Molar & Co",
+ "employee": [{"@type": "Person", "name": "Lena Park", "jobTitle": "Hygienist"},
+              {"@type": "Person", "name": "Omar Reyes", "jobTitle": "Owner"}]}"""
+
+
+async def test_the_team_page_names_the_people_and_robots_allows_the_longest_match() -> None:
+    server = SiteServer()
+    server.add(
+        "molar.co.uk",
+        {
+            # RFC 9309: "/team" is allowed by the longer rule, though "/t" is disallowed before it.
+            "/robots.txt": Reply("User-agent: *\nDisallow: /t\nAllow: /team\n", content_type="text/plain"),
+            "/": html('<a href="/team">Our team</a><a href="/terms">Terms</a><p>spam@co.uk</p>'),
+            "/team": html(f'<script type="application/ld+json">{TEAM_LD}</script><p>Meet us.</p>', "Team"),
+            "/terms": html("<p>legal@molar.co.uk</p>"),
+        },
+    )
+    await server.start()
+    try:
+        result = await WebsiteEnricher(options(server, max_pages=3)).enrich(lead("http://molar.co.uk/"))
+    finally:
+        await server.close()
+    data = result.data
+    assert [(p["name"], p["job_title"]) for p in data["people"]] == [
+        ("Lena Park", "Hygienist"),
+        ("Omar Reyes", "Owner"),
+    ]
+    assert data["people"][1]["page"] == "http://molar.co.uk/team"
+    # The person to write to is the one whose title says they decide.
+    assert result.lead_fields["contact_name"] == "Omar Reyes"
+    assert server.requests_to("molar.co.uk", "/terms") == []
+    # An address at a public suffix is nobody's own.
+    (spam,) = data["emails"]
+    assert (spam["address"], spam["own_domain"]) == ("spam@co.uk", False)

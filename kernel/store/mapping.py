@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from ..addresses import sendable_address
 from ..crypto import Vault
 from ..models import (
     AuditEntry,
@@ -107,7 +108,8 @@ def lead_columns(values: dict[str, Any], vault: Vault) -> dict[str, Any]:
     """Column values for writing lead fields: personal data encrypted, email hashed."""
     out = dict(values)
     if "email" in out:
-        email = (out["email"] or "").strip() or None
+        # Stored in the form that sends: a non-ASCII domain in IDNA form.
+        email = sendable_address(out["email"] or "") or None
         out["email"] = vault.encrypt(email)
         out["email_hash"] = vault.hash_email(email)
     for name in ("phone", "contact_name"):

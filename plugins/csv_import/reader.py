@@ -7,6 +7,7 @@ email, a rating that is not a number) keeps its good fields and reports the bad 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -16,6 +17,8 @@ from pathlib import Path
 import msgspec
 
 from outreach.kernel import DiscoveredBusiness, ImportFileError
+
+from .countries import country_code
 
 #: Lead fields and the header names (compared case- and punctuation-insensitively) that mean them.
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -61,7 +64,12 @@ def _norm(header: str) -> str:
 
 
 def read_text(path: Path) -> tuple[str, str]:
-    """The file's text and the encoding it was read with (UTF-8, else Windows-1252)."""
+    """The file's text and the encoding it was read with.
+
+    UTF-8 (with or without a byte-order mark) first; else the encoding charset-normalizer
+    detects, which covers Excel's "Unicode text" (UTF-16) and "CSV" (the Windows code page:
+    Windows-1252 in Western Europe and the Americas) exports.
+    """
     path = path.expanduser()
     try:
         data = path.read_bytes()
@@ -71,12 +79,45 @@ def read_text(path: Path) -> tuple[str, str]:
         raise ImportFileError(f"{path} is a folder; give the path of a .csv file.") from None
     except OSError as exc:
         raise ImportFileError(f"{path} cannot be read: {exc.strerror}.") from None
-    if b"\x00" in data[:8192]:
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            return data.decode("utf-8-sig" if encoding == "utf-8" else encoding, errors="replace"), encoding
+    if b"\x00" not in data[:8192]:
+        try:
+            return data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+    detected = _detect(data)
+    if detected is None:
         raise ImportFileError(f"{path} looks like a binary file, not CSV text; export it as CSV first.")
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace"), "windows-1252"
+    return detected
+
+
+def _detect(data: bytes) -> tuple[str, str] | None:
+    """``(text, encoding name)`` as charset-normalizer reads ``data``; None when it is not text."""
+    from charset_normalizer import from_bytes  # loads its tables: only for files that are not UTF-8
+
+    nul = b"\x00" in data[:8192]
+    # NUL bytes occur in text only in UTF-16 and UTF-32; elsewhere they mean a binary file.
+    isolation = ["utf_16", "utf_16_le", "utf_16_be", "utf_32"] if nul else None
+    matches = from_bytes(data, cp_isolation=isolation)
+    best = matches.best()
+    if best is None:
+        return None
+    text, encoding = str(best), best.encoding
+    if nul and "\x00" in text:
+        return None
+    western = next((m for m in matches if m.encoding == "cp1252"), None)
+    if "cp1252" in best.could_be_from_charset:
+        return text, "windows-1252"
+    if western is not None and western.chaos <= best.chaos and western.coherence >= best.coherence:
+        # A short file reads as well in several code pages: Excel's Western one decides the tie.
+        return str(western), "windows-1252"
+    return text, encoding.replace("_", "-").replace("cp125", "windows-125")
 
 
 def resolve_columns(header: list[str], mapping: dict[str, str]) -> dict[str, int]:
@@ -137,15 +178,28 @@ def _business(values: dict[str, str], line: int) -> tuple[DiscoveredBusiness | N
     if fields.get("category"):
         fields["categories"] = [c.strip() for c in str(fields["category"]).split(",") if c.strip()]
         fields["category"] = fields["categories"][0] if fields["categories"] else None
+    metadata: dict[str, object] = {"csv_line": line}
     country = values.get("country_code", "").strip()
-    if len(country) == 2 and country.isalpha():
-        fields["country_code"] = country.upper()
+    if country:
+        code = country.upper() if len(country) == 2 and country.isalpha() else country_code(country)
+        if code:
+            fields["country_code"] = code
+        else:
+            problems.append(
+                RowProblem(
+                    line,
+                    f"country '{country[:40]}' is not a country outreach knows; it was kept as written",
+                    False,
+                )
+            )
+        if code != country:
+            metadata["country"] = country
     email = values.get("email", "").strip()
     if email.lower().startswith("mailto:"):
         email = email[7:]
     if email:
         if _EMAIL.match(email):
-            fields["email"] = email.casefold()
+            fields["email"] = email.lower()  # not casefold: it turns ß into ss, another domain
         else:
             problems.append(
                 # The value itself is not quoted: job reports are stored in clear.
@@ -163,7 +217,7 @@ def _business(values: dict[str, str], line: int) -> tuple[DiscoveredBusiness | N
     if isinstance(rating, float) and not 0 <= rating <= 5:
         problems.append(RowProblem(line, f"rating {rating} is outside 0 to 5; it was left out", False))
         del fields["rating"]
-    return DiscoveredBusiness(**fields, metadata={"csv_line": line}), problems  # type: ignore[arg-type]
+    return DiscoveredBusiness(**fields, metadata=metadata), problems  # type: ignore[arg-type]
 
 
 def read_rows(

@@ -32,6 +32,8 @@ from outreach.kernel import (
     UncertainSendError,
     address_of,
     mime_bytes,
+    needs_smtputf8,
+    sendable_address,
 )
 
 from .dkim import sign_message
@@ -141,8 +143,8 @@ class SmtpSender:
         self, message: OutgoingMessage, ready: Callable[[], None] | None
     ) -> SendReceipt:
         """Like :meth:`send`, calling ``ready()`` (when given) after RCPT TO and before DATA."""
-        sender = address_of(message.from_address)
-        recipient = address_of(message.to_address)
+        sender = sendable_address(address_of(message.from_address))
+        recipient = sendable_address(address_of(message.to_address))
         if not recipient or "@" not in recipient:
             raise PermanentSendError(f"'{message.to_address}' is not an email address")
         options = self.options(message.mailbox)
@@ -193,16 +195,32 @@ class SmtpSender:
         )
 
     async def _envelope(self, client: aiosmtplib.SMTP, sender: str, recipient: str) -> None:
+        utf8 = needs_smtputf8(sender) or needs_smtputf8(recipient)
+        if utf8:
+            if client.is_ehlo_or_helo_needed:
+                await client.ehlo()
+            if not client.supports_extension("smtputf8"):
+                await self._quiet_reset(client)
+                raise PermanentSendError(
+                    f"the address {recipient if needs_smtputf8(recipient) else sender} has a non-ASCII "
+                    f"part before the @, and {self._where(client)} does not offer SMTPUTF8, which "
+                    "such an address needs; send through a server that offers it, or use an ASCII address"
+                )
+        mail_options, encoding = (["SMTPUTF8"], "utf-8") if utf8 else ([], "ascii")
         try:
-            await client.mail(sender)
+            await client.mail(sender, options=mail_options, encoding=encoding)
         except aiosmtplib.SMTPResponseException as exc:
             await self._quiet_reset(client)
             raise _from_reply(exc, f"the sender {sender}") from None
         try:
-            await client.rcpt(recipient)
+            await client.rcpt(recipient, encoding=encoding)
         except aiosmtplib.SMTPResponseException as exc:
             await self._quiet_reset(client)
             raise _from_reply(exc, "the recipient") from None
+
+    @staticmethod
+    def _where(client: aiosmtplib.SMTP) -> str:
+        return f"the server {client.hostname}:{client.port}"
 
     async def _quiet_reset(self, client: aiosmtplib.SMTP) -> None:
         try:

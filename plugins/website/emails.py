@@ -12,6 +12,10 @@ from urllib.parse import unquote
 
 import msgspec
 
+from outreach.kernel import sendable_address
+
+from .domains import same_site
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -19,9 +23,12 @@ def _words(text: str) -> frozenset[str]:
 
 _LOCAL = r"[a-z0-9_%+'-][a-z0-9._%+'-]{0,63}"
 _DOMAIN = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
+#: A domain as a page may write it: labels of any script's letters and digits (``bücher.de``).
+_WRITTEN_DOMAIN = r"(?:[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?\.)+(?:[a-z]{2,24}|xn--[a-z0-9-]{1,59})"
 #: A plain address; the local part may not start with a dot, the top-level domain is letters.
-EMAIL = re.compile(rf"(?<![a-z0-9._%+'-]){_LOCAL}@{_DOMAIN}(?![a-z0-9-])", re.IGNORECASE)
-_FULL = re.compile(rf"{_LOCAL}@{_DOMAIN}", re.IGNORECASE)
+EMAIL = re.compile(rf"(?<![a-z0-9._%+'-]){_LOCAL}@{_WRITTEN_DOMAIN}(?![\w-])", re.IGNORECASE)
+#: An address in the form that sends: ASCII, the domain in IDNA form.
+_FULL = re.compile(rf"{_LOCAL}@(?:{_DOMAIN}|(?:[a-z0-9-]{{1,63}}\.)+xn--[a-z0-9-]{{1,59}})", re.IGNORECASE)
 
 # "name [at] domain [dot] com", "name (at) domain (dot) com", "name{at}domain{dot}com", "name [ät] ..."
 _BRACKETED_AT = re.compile(r"\s*[\[\(\{<]\s*(?:at|ät|aet|@)\s*[\]\)\}>]\s*", re.IGNORECASE)
@@ -79,9 +86,10 @@ class Found(msgspec.Struct, frozen=True):
 
 
 def clean(candidate: str) -> str | None:
-    """``candidate`` as a case-folded address, or None if it is not one."""
-    text = unquote(candidate).strip().strip("<>()[]{}\"'.,;:").casefold()
-    text = _ESCAPE_PREFIX.sub("", text)
+    """``candidate`` as a lower-cased address in the form that sends (IDNA domain), or None."""
+    # lower(), not casefold(): casefold turns ß into ss, which is another domain.
+    text = unquote(candidate).strip().strip("<>()[]{}\"'.,;:").lower()
+    text = sendable_address(_ESCAPE_PREFIX.sub("", text))
     if len(text) > 254 or not _FULL.fullmatch(text):
         return None
     return text
@@ -168,13 +176,10 @@ def site_domain(host: str) -> str:
 
 
 def on_domain(address: str, hosts: Iterable[str]) -> bool:
-    """Whether ``address`` is on one of the site's ``hosts`` (or a sub- or parent domain of one)."""
+    """Whether ``address`` is on one of the site's ``hosts``: the same registrable domain by the
+    Public Suffix List, so ``info@mail.acme.co.uk`` is acme.co.uk's and ``spam@co.uk`` is not."""
     domain = address.rpartition("@")[2]
-    for host in hosts:
-        site = site_domain(host)
-        if site and (domain == site or domain.endswith("." + site) or site.endswith("." + domain)):
-            return True
-    return False
+    return any(same_site(domain, site_domain(host)) for host in hosts if host)
 
 
 def rank(found: Iterable[Found], site_hosts: Iterable[str]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from outreach.kernel import Enrichment, Lead
 
-from .emails import Found, on_domain, rank
+from .emails import Found, clean, on_domain, rank
 from .fetch import Fetched, Fetcher
 from .links import choose_pages
 from .options import WebsiteOptions
@@ -93,6 +93,7 @@ class WebsiteEnricher:
         for _, facts in read:
             for network, profile in facts.socials.items():
                 socials.setdefault(network, profile)
+        people = _people(read)
         first = read[0][1] if read else PageFacts()
         data = {
             "url": url,
@@ -105,6 +106,7 @@ class WebsiteEnricher:
             "phones": phones,
             "phone_region": region,
             "socials": socials,
+            "people": people,
             "title": first.title,
             "description": first.description,
             "headline": first.headline,
@@ -116,12 +118,41 @@ class WebsiteEnricher:
             fields["email"] = best["address"]
         if phones and not lead.phone:
             fields["phone"] = phones[0]["display"]
+        if people and not lead.contact_name:
+            fields["contact_name"] = _decision_maker(people)["name"]
         if best is not None:
             tier = next(t for t in CONFIDENCE if best[t])
             confidence = CONFIDENCE[tier]
         else:
             confidence = 0.2 if home.ok else 0.0
         return Enrichment(data=data, lead_fields=fields, confidence=confidence, source=home.final_url)
+
+
+#: Job titles of the person a cold email should reach first, in several languages.
+_DECIDES = re.compile(
+    r"owner|founder|ceo|chief executive|managing director|president|principal|proprietor|"
+    r"inhaber|gesch[aä]ftsf[uü]hr|g[ée]rant|fondat|propri[ée]taire|director|dueñ|titular",
+    re.IGNORECASE,
+)
+
+
+def _people(read: list[tuple[str, PageFacts]]) -> list[dict[str, object]]:
+    """Everyone the pages' structured data names, once each (by name), with the page that says so."""
+    people: dict[str, dict[str, object]] = {}
+    for page, facts in read:
+        for person in facts.people:
+            key = " ".join(person.name.casefold().split())
+            entry = people.setdefault(
+                key, {"name": person.name, "job_title": None, "email": None, "how": person.how, "page": page}
+            )
+            entry["job_title"] = entry["job_title"] or person.job_title
+            entry["email"] = entry["email"] or clean(person.email or "")
+    return list(people.values())
+
+
+def _decision_maker(people: list[dict[str, object]]) -> dict[str, object]:
+    """The person to address: the first whose job title says they decide, else the first named."""
+    return next((p for p in people if _DECIDES.search(str(p["job_title"] or ""))), people[0])
 
 
 def _parse(page: Fetched) -> PageFacts:

@@ -3,7 +3,9 @@
 - One request at a time per host, ``host_delay`` seconds apart.
 - ``robots.txt`` is read once per origin (and again after ``robots_ttl``) and obeyed
   for the ``outreach`` agent, as RFC 9309 says: a 4xx means no rules, a 5xx or an
-  unreachable server means nothing may be fetched.
+  unreachable server means nothing may be fetched; the rules are matched by protego,
+  which implements the RFC's ``*`` and ``$`` patterns and longest-match precedence
+  (the standard library's parser takes the first matching line instead).
 - Redirects are followed one hop at a time, so every hop is polite and allowed.
 - Each page has a total time limit (a server that trickles bytes cannot hold a lead
   forever) and a size cap (the body is streamed and cut); bodies of non-HTML
@@ -22,10 +24,10 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
-from urllib.robotparser import RobotFileParser
 
 import httpx
 import msgspec
+from protego import Protego
 
 from .options import WebsiteOptions
 from .page import absolute
@@ -77,12 +79,12 @@ class _Host:
 class _Rules:
     """A site's robots rules, or a blanket answer when it has none or could not be asked."""
 
-    def __init__(self, parser: RobotFileParser | None, allow_all: bool, note: str) -> None:
+    def __init__(self, parser: Protego | None, allow_all: bool, note: str) -> None:
         self.parser, self.allow_all, self.note = parser, allow_all, note
 
     def allows(self, url: str) -> bool:
         if self.parser is not None:
-            return self.parser.can_fetch(ROBOTS_AGENT, url)
+            return bool(self.parser.can_fetch(url, ROBOTS_AGENT))
         return self.allow_all
 
 
@@ -168,9 +170,7 @@ class Fetcher:
             return _Rules(None, False, f"answered {fetched.status}, so nothing may be fetched")
         if fetched.status >= 400:
             return _Rules(None, True, "absent")
-        parser = RobotFileParser()
-        parser.parse(fetched.body.decode("utf-8", errors="replace").splitlines())
-        return _Rules(parser, True, f"disallows this page for {ROBOTS_AGENT}")
+        return _Rules(robots_rules(fetched.body), True, f"disallows this page for {ROBOTS_AGENT}")
 
     @contextlib.asynccontextmanager
     async def _turn(self, host: str) -> AsyncIterator[None]:
@@ -235,6 +235,11 @@ class Fetcher:
                     break
             fetched.body = bytes(body)
             return fetched, None
+
+
+def robots_rules(body: bytes) -> Protego:
+    """The rules of a ``robots.txt`` body (UTF-8, as RFC 9309 says; bad bytes replaced)."""
+    return Protego.parse(body.decode("utf-8", errors="replace"))
 
 
 def _describe(exc: Exception) -> str:

@@ -12,7 +12,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import msgspec
 from selectolax.lexbor import LexborHTMLParser
 
-from .emails import Found, decode_cfemail, from_mailto, from_text
+from .emails import Found, clean, decode_cfemail, from_mailto, from_text
+from .structured import Person, read_structured
 
 #: How much visible text is kept for finding phone numbers (the matcher is slow on huge text).
 TEXT_LIMIT = 100_000
@@ -56,6 +57,8 @@ class PageFacts(msgspec.Struct, kw_only=True):
     text: str = ""
     links: list[Link] = []
     socials: dict[str, str] = {}
+    #: People the page's structured data names (JSON-LD ``Person``, schema.org microdata).
+    people: list[Person] = []
 
 
 def decode_body(body: bytes, charset: str | None = None) -> str:
@@ -98,14 +101,26 @@ def parse_page(content: str | bytes, base_url: str) -> PageFacts:
         address = decode_cfemail(node.attributes.get("data-cfemail") or "")
         if address:
             facts.emails.append(Found(address, "cloudflare"))
-    markup = " ".join(node.text() or "" for node in tree.css('script[type="application/ld+json"]'))
+    structured = read_structured(tree)
     tree.strip_tags(["script", "style", "noscript", "template", "svg"])
     body = tree.body
     visible = (body.text(separator=" ") if body is not None else tree.root.text(separator=" ")) or ""
     facts.text = visible[:TEXT_LIMIT]
     facts.emails.extend(from_text(facts.text))
-    # Addresses only in attributes or structured data (data-email, JSON-LD) come last.
-    facts.emails.extend(Found(f.address, "markup") for f in from_text(html.unescape(markup)))
+    # Addresses only in structured data come last: JSON-LD read as JSON, then any block that
+    # was not valid JSON searched as text.
+    for written in structured.emails:
+        address = clean(written)
+        if address:
+            facts.emails.append(Found(address, "json-ld"))
+    for block in structured.unreadable:
+        facts.emails.extend(Found(f.address, "markup") for f in from_text(html.unescape(block)))
+    facts.tel_links.extend(structured.telephones)
+    for url in structured.same_as:
+        profile = social_profile(url)
+        if profile and profile[0] not in facts.socials:
+            facts.socials[profile[0]] = profile[1]
+    facts.people = structured.people
     return facts
 
 
