@@ -14,12 +14,13 @@ clients reach them through it as their HTTP proxy, since the names resolve nowhe
    pages one after another, and reads the bodies.
 
 With ``--pipeline`` it also runs the whole analysis job (website, email_check against a
-loopback DNS server, score; SQLite writes, audit rows, state changes) over the same
-sites as leads, and prints that beside the same baseline.
+DNS server in the fixture process, score; SQLite writes, audit rows, state changes)
+over the same sites as leads in each round, and prints that beside the same baseline.
 
-The figure is sites per second; the ratio enricher/baseline is the one that holds on a
-noisy machine (target: at least 0.7). Each side runs ``--rounds`` times, alternating; the
-best of each counts, and the ratio of every round is printed too.
+The figure is sites per second; the ratio to the baseline is the one that holds on a
+noisy machine (targets: the enricher at least 0.8 of raw fetching, the whole job 0.7).
+Each side runs ``--rounds`` times, alternating; the best of each counts, and the ratio
+of every round is printed too.
 """
 
 from __future__ import annotations
@@ -65,12 +66,18 @@ def site(i: int) -> dict[str, Reply]:
 
 
 def serve(count: int, port_pipe: multiprocessing.connection.Connection) -> None:
+    """The sites' HTTP server and their DNS server (MX records), in this separate process, so
+    that serving costs the measured process nothing, as a real network's servers would."""
+    from local_dns import DnsServer
+
     async def main() -> None:
         server = SiteServer()
         for i in range(count):
             server.add(f"site{i:04d}.com", site(i))
         await server.start()
-        port_pipe.send(server.ports[0])
+        records = {f"site{i:04d}.com": {"MX": [(10, "mx.example.net")]} for i in range(count)}
+        dns = await DnsServer(records).start()
+        port_pipe.send((server.ports[0], dns.port))
         await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -121,17 +128,12 @@ async def raw_fetch(proxy: str, pages: list[list[str]], concurrency: int) -> flo
         return time.perf_counter() - started
 
 
-async def pipeline(proxy: str, urls: list[str], concurrency: int) -> float:
-    from local_dns import DnsServer
-
+async def pipeline(proxy: str, dns_port: int, urls: list[str], concurrency: int) -> float:
     from outreach.kernel import DiscoveredBusiness
     from outreach.kernel.config import parse_settings
     from outreach.kernel.runtime import Runtime
     from outreach.kernel.services.analysis import submit_analysis
 
-    dns = await DnsServer(
-        {f"site{i:04d}.com": {"MX": [(10, "mx.example.net")]} for i in range(len(urls))}
-    ).start()
     with tempfile.TemporaryDirectory() as data_dir:
         settings = parse_settings(
             {
@@ -139,7 +141,7 @@ async def pipeline(proxy: str, urls: list[str], concurrency: int) -> float:
                 "analysis": {"concurrency": concurrency},
                 "plugins": {
                     "website": {"proxy": proxy, "host_delay": 0.0},
-                    "email_check": {"nameserver": "127.0.0.1", "port": dns.port},
+                    "email_check": {"nameserver": "127.0.0.1", "port": dns_port},
                 },
             }
         )
@@ -153,32 +155,35 @@ async def pipeline(proxy: str, urls: list[str], concurrency: int) -> float:
         job = await rt.runner.run_now(job.id)
         elapsed = time.perf_counter() - started
         await rt.close()
-    dns.close()
     assert job.counters.get("analyzed") == len(urls), job.counters
     return elapsed
 
 
-async def run(args: argparse.Namespace, proxy: str) -> None:
+async def run(args: argparse.Namespace, proxy: str, dns_port: int) -> None:
     urls = [f"http://site{i:04d}.com/" for i in range(args.sites)]
     await enrich_all(proxy, urls[:20], args.concurrency)  # warm up both sides of the socket
-    enrich_times, raw_times = [], []
+    enrich_times, raw_times, job_times = [], [], []
     for _ in range(args.rounds):
         elapsed, pages = await enrich_all(proxy, urls, args.concurrency)
         enrich_times.append(elapsed)
         raw_times.append(await raw_fetch(proxy, pages, args.concurrency))
+        if args.pipeline:
+            job_times.append(await pipeline(proxy, dns_port, urls, args.concurrency))
     best_enrich, best_raw = min(enrich_times), min(raw_times)
     requests = sum(len(p) for p in pages)
     n = args.sites
     print(f"sites: {n}, pages fetched per run: {requests}, concurrency: {args.concurrency}")
     print(f"website enricher : {n / best_enrich:8.1f} sites/s  ({best_enrich:.2f} s)")
     print(f"raw httpx fetch  : {n / best_raw:8.1f} sites/s  ({best_raw:.2f} s)")
-    print(f"ratio            : {best_raw / best_enrich:8.2f}  (target >= 0.7)")
+    print(f"ratio            : {best_raw / best_enrich:8.2f}  (target >= 0.8)")
     rounds = ", ".join(f"{r / e:.2f}" for e, r in zip(enrich_times, raw_times, strict=True))
     print(f"ratio per round  : {rounds}")
     if args.pipeline:
-        elapsed = await pipeline(proxy, urls, args.concurrency)
-        print(f"analysis job     : {n / elapsed:8.1f} leads/s ({elapsed:.2f} s; all enrichers and the store)")
-        print(f"ratio to raw     : {best_raw / elapsed:8.2f}")
+        best = min(job_times)
+        print(f"analysis job     : {n / best:8.1f} leads/s ({best:.2f} s; all enrichers and the store)")
+        print(f"ratio to raw     : {best_raw / best:8.2f}  (target >= 0.7)")
+        rounds = ", ".join(f"{r / j:.2f}" for j, r in zip(job_times, raw_times, strict=True))
+        print(f"ratio per round  : {rounds}")
 
 
 def main() -> None:
@@ -194,8 +199,8 @@ def main() -> None:
     server = multiprocessing.Process(target=serve, args=(args.sites, send), daemon=True)
     server.start()
     try:
-        port = receive.recv()
-        asyncio.run(run(args, f"http://127.0.0.1:{port}"))
+        port, dns_port = receive.recv()
+        asyncio.run(run(args, f"http://127.0.0.1:{port}", dns_port))
     finally:
         server.terminate()
         server.join()

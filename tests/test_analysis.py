@@ -425,3 +425,54 @@ async def test_leads_of_another_live_analysis_are_left_alone(isolated, make_runt
     assert job.counters["analyzed"] == 1
     assert (await rt.leads.get(taken)).lifecycle_state == "analyzing"
     assert (await rt.leads.get(free)).lifecycle_state == "pending_review"
+
+
+class EditedMeanwhile:
+    """An enricher during whose work a person edits one lead (the one named Edited)."""
+
+    name, order = "meanwhile", 10
+
+    def __init__(self) -> None:
+        self.rt: Any = None
+
+    async def enrich(self, lead):
+        if lead.business_name == "Edited":
+            await self.rt.leads.update_fields(lead.id, {"phone": "+49 30 1234567"}, actor="web")
+        return Enrichment(
+            data={"seen": True}, lead_fields={"email": f"hello@{lead.id}.example"}, confidence=0.5
+        )
+
+
+async def test_a_batch_stores_each_lead_as_lead_by_lead_and_leaves_a_lead_edited_meanwhile(
+    isolated, make_runtime
+) -> None:
+    meanwhile = EditedMeanwhile()
+    rt = await make_runtime(isolated(), load_entry_points=False, extra_plugins=[("e", Enrichers(meanwhile))])
+    meanwhile.rt = rt
+    names = [f"Shop {i}" for i in range(40)] + ["Edited"]  # more than one batch
+    ids = await discover(rt, *names)
+    job = await analyze(rt)
+    assert job.counters["analyzed"] == 40
+    assert job.counters["skipped"] == 1
+    edited = await rt.leads.get(ids[-1])
+    # The person's edit stands; the analysis did not overwrite it or move the lead on.
+    assert (edited.phone, edited.lifecycle_state, edited.email) == ("+49 30 1234567", "analyzing", None)
+    assert any("changed while it was analyzed" in line["message"] for line in job.report)
+    for lead_id in ids[:-1]:
+        lead = await rt.leads.get(lead_id)
+        assert (lead.lifecycle_state, lead.email) == ("pending_review", f"hello@{lead_id}.example")
+        assert lead.enrichment["meanwhile"].data == {"seen": True}
+        # One version per change: claimed, enriched, analyzed, pending review.
+        assert lead.version == 5
+        trail = [
+            row["action"]
+            for row in await AuditRow.select()
+            .where((AuditRow.entity == "lead") & (AuditRow.entity_id == lead_id))
+            .order_by(AuditRow.id)
+        ]
+        assert trail[-4:] == [
+            "transition:discovered->analyzing",
+            "enriched",
+            "transition:analyzing->analyzed",
+            "transition:analyzed->pending_review",
+        ]

@@ -1,10 +1,10 @@
 """Analysis as a job: every enricher over each lead, from ``discovered`` to ``pending_review``.
 
 Each lead is claimed (``discovered -> analyzing``), handed to every registered
-enricher in ascending ``order`` (each sees what the earlier ones learned), and then,
-in one transaction, its records and the fields they set are stored through
-:meth:`LeadService.record_enrichment` and it moves on to review, or to ``failed``.
-A few leads are analyzed at once (``[analysis] concurrency``).
+enricher in ascending ``order`` (each sees what the earlier ones learned), and then
+its records and the fields they set are stored and it moves on to review, or to
+``failed``. A few leads are analyzed at once (``[analysis] concurrency``); claims and
+results are written a batch at a time (:mod:`.analysis_store`).
 
 When a lead fails. An enricher's *findings* are data, never a failure: no
 website, a site that is down, no address on it, an address without a mail server;
@@ -27,6 +27,7 @@ job is still running in a living process, since that lead may be its.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -35,12 +36,12 @@ import msgspec
 import structlog
 
 from ..contracts import Enrichment
-from ..errors import ConcurrentUpdate, IllegalTransition, NotFound, OutreachError, PluginError
+from ..errors import NotFound, OutreachError, PluginError
 from ..models import EnrichmentRecord, Job, Lead
 from ..protocols import Enricher
 from ..states import LeadState
-from ..store.engine import write_transaction
 from ..store.tables import LeadRow
+from . import analysis_store
 from .lead_enrichment import ENRICHABLE_FIELDS
 from .transitions import utcnow
 
@@ -94,35 +95,83 @@ async def run_analysis(rt: Runtime, job: Job, progress: JobProgress) -> dict[str
 class _Outcome(msgspec.Struct):
     """What the enrichers made of one lead."""
 
+    #: The lead as the enrichers left it (their fields applied).
     lead: Lead
     records: list[EnrichmentRecord]
     fields: dict[str, Any]
     errors: dict[str, str]
     succeeded: int
+    #: The lead as it was claimed: what is stored is compared with it.
+    claimed: Lead | None = None
+
+
+#: Leads claimed, and outcomes stored, per transaction: a batch costs about what one lead did.
+BATCH = 32
+#: An outcome waits at most this long for its batch to fill before it is stored anyway.
+FLUSH_SECONDS = 1.0
 
 
 class _Analysis:
-    """One run of one analysis job."""
+    """One run of one analysis job.
+
+    A claimer takes the leads a batch at a time (:func:`.analysis_store.claim`) and hands
+    them to ``[analysis] concurrency`` workers, which run the enrichers; their outcomes are
+    stored a batch at a time (:func:`.analysis_store.finish`), by whichever worker fills
+    the batch, so reading sites never waits for the database and the database is asked
+    once per batch rather than several times per lead.
+    """
 
     def __init__(self, rt: Runtime, job: Job, progress: JobProgress) -> None:
         self.rt, self.job, self.progress = rt, job, progress
         self.enrichers: list[Enricher] = rt.plugins.sorted_enrichers()
         self.timeout = rt.settings.analysis.enricher_timeout
+        self._pending: list[_Outcome] = []
+        self._oldest = 0.0
+        self._store_lock = asyncio.Lock()
 
     async def run(self) -> dict[str, Any]:
         if not self.enrichers:
             raise PluginError("No enricher is installed, so there is nothing to analyze with.")
         work = await self._work()
         self.progress.set_total(self.progress.done + len(work))
-        pending = iter(work)
+        concurrency = self.rt.settings.analysis.concurrency
+        claimed: asyncio.Queue[Lead | None] = asyncio.Queue(maxsize=2 * BATCH)
+
+        async def claimer() -> None:
+            try:
+                for start in range(0, len(work), BATCH):
+                    if self.progress.cancelled:
+                        return
+                    for lead in await self._claim(
+                        [lead_id for lead_id, _state in work[start : start + BATCH]]
+                    ):
+                        await claimed.put(lead)
+            finally:
+                for _ in range(concurrency):
+                    await claimed.put(None)
 
         async def worker() -> None:
-            for lead_id, state in pending:  # one shared iterator: each lead goes to one worker
+            while (lead := await claimed.get()) is not None:
                 if self.progress.cancelled:
-                    return
-                await self._analyze(lead_id, state)
+                    continue  # left in analyzing: the next analysis job takes it
+                await self._analyze(lead)
 
-        await asyncio.gather(*(worker() for _ in range(self.rt.settings.analysis.concurrency)))
+        async def workers() -> None:
+            try:
+                await asyncio.gather(claimer(), *(worker() for _ in range(concurrency)))
+            finally:
+                done.set()
+
+        async def ticker() -> None:
+            # Outcomes that arrive slowly (sites that take long) are stored every so often.
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), FLUSH_SECONDS)
+                await self._store()
+
+        done = asyncio.Event()
+        await asyncio.gather(workers(), ticker())
+        await self._store(force=True)
         counters = self.progress.counters
         return {name: counters.get(name, 0) for name in ("analyzed", "failed", "skipped", "enricher_errors")}
 
@@ -155,29 +204,33 @@ class _Analysis:
         self.progress.count("skipped")
         self.progress.report(f"lead {lead_id} was not analyzed: {why}", lead_id=lead_id)
 
-    async def _analyze(self, lead_id: int, state: str) -> None:
+    async def _claim(self, lead_ids: list[int]) -> list[Lead]:
+        """The leads of ``lead_ids`` this run may analyze, claimed; the others are skipped with why."""
+        taken, others = await analysis_store.claim(self.rt, lead_ids, actor=ACTOR)
+        for lead_id, state in others.items():
+            # A person or another job moved the lead since the list was made: theirs wins.
+            self._skip(lead_id, f"it changed while it was analyzed (it is {state or 'gone'} now)")
+            self.progress.advance()
+        return taken
+
+    async def _analyze(self, lead: Lead) -> None:
         started = time.monotonic()
         try:
-            if state == L.DISCOVERED:
-                # The claim: if the lead moved meanwhile, the transition refuses and it is skipped.
-                lead = await self.rt.leads.transition(lead_id, L.ANALYZING, actor=ACTOR)
-            else:
-                lead = await self.rt.leads.get(lead_id)
             if lead.lifecycle_state == L.ANALYZED:
-                await self._finish(_Outcome(lead=lead, records=[], fields={}, errors={}, succeeded=1))
-            elif lead.lifecycle_state == L.ANALYZING:
-                await self._finish(await self._enrich(lead))
+                outcome = _Outcome(lead=lead, records=[], fields={}, errors={}, succeeded=1)
             else:
-                self._skip(lead_id, _why_not(lead.lifecycle_state, False))
-        except (ConcurrentUpdate, IllegalTransition, NotFound) as exc:
-            # A person or another job changed the lead meanwhile: theirs wins.
-            self._skip(lead_id, f"it changed while it was analyzed ({exc})")
+                outcome = await self._enrich(lead)
+            outcome.claimed = lead
         except Exception as exc:
-            log.exception("lead_analysis_crashed", lead_id=lead_id, job_id=self.job.id)
-            await self._fail_after_crash(lead_id, exc)
-        finally:
+            log.exception("lead_analysis_crashed", lead_id=lead.id, job_id=self.job.id)
+            await self._fail_after_crash(lead.id, exc)
             self.progress.advance()
-            log.debug("lead_analysis_ended", lead_id=lead_id, seconds=round(time.monotonic() - started, 3))
+            return
+        log.debug("lead_enriched", lead_id=lead.id, seconds=round(time.monotonic() - started, 3))
+        if not self._pending:
+            self._oldest = time.monotonic()
+        self._pending.append(outcome)
+        await self._store()
 
     async def _enrich(self, lead: Lead) -> _Outcome:
         """Run every enricher on ``lead`` in order; each sees what the earlier ones learned."""
@@ -232,33 +285,52 @@ class _Analysis:
         )
         return record, fields
 
-    async def _finish(self, outcome: _Outcome) -> None:
-        """Store the records and move the lead on, in one transaction; then fire the events."""
-        lead = outcome.lead
-        reason = _failure(outcome)
-        moves: list[tuple[Lead, str, str]] = []
-        async with write_transaction():
-            if outcome.records:
-                lead = await self.rt.leads.record_enrichment(
-                    lead.id, outcome.records, outcome.fields, actor=ACTOR, expected_version=lead.version
-                )
+    async def _store(self, *, force: bool = False) -> None:
+        """Store the waiting outcomes when a batch is full, the oldest waited long enough, or ``force``."""
+        due = len(self._pending) >= BATCH or time.monotonic() - self._oldest >= FLUSH_SECONDS
+        if not self._pending or not (force or due):
+            return
+        async with self._store_lock:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                await self._finish(batch)
+            except Exception:
+                # One bad lead must not lose the batch: store them one by one, and only the
+                # lead that still fails alone is failed.
+                log.exception("analysis_batch_failed", job_id=self.job.id, leads=len(batch))
+                for outcome in batch:
+                    try:
+                        await self._finish([outcome])
+                    except Exception as exc:
+                        log.exception("lead_analysis_crashed", lead_id=outcome.lead.id, job_id=self.job.id)
+                        await self._fail_after_crash(outcome.lead.id, exc)
+                        self.progress.advance()
+
+    async def _finish(self, batch: list[_Outcome]) -> None:
+        """Store a batch of outcomes in one transaction and count what each lead became."""
+        items = [
+            analysis_store.Finished(
+                lead=outcome.claimed or outcome.lead,
+                records=outcome.records,
+                fields=outcome.fields,
+                failure=_failure(outcome),
+            )
+            for outcome in batch
+        ]
+        stored, changed = await analysis_store.finish(self.rt, items, actor=ACTOR)
+        failures = {item.lead.id: item.failure for item in items}
+        for lead in stored:
+            reason = failures[lead.id]
+            self.progress.count("failed" if reason is not None else "analyzed")
             if reason is not None:
-                targets: list[tuple[str, dict[str, Any]]] = [(L.FAILED, {"failure_reason": reason})]
-            elif lead.lifecycle_state == L.ANALYZING:
-                targets = [(L.ANALYZED, {"failure_reason": None}), (L.PENDING_REVIEW, {})]
-            else:
-                targets = [(L.PENDING_REVIEW, {})]
-            for state, changes in targets:
-                lead, old = await self.rt.leads.transition_in_transaction(
-                    lead.id, state, actor=ACTOR, changes=changes
-                )
-                moves.append((lead, old, state))
-        for moved, old, state in moves:
-            self.rt.leads.notify(moved, old, state, ACTOR)
-        self.progress.count("failed" if reason is not None else "analyzed")
-        if reason is not None:
-            self.progress.report(f"lead {lead.id} failed: {reason}", lead_id=lead.id)
-        log.info("lead_analyzed", lead_id=lead.id, job_id=self.job.id, state=lead.lifecycle_state)
+                self.progress.report(f"lead {lead.id} failed: {reason}", lead_id=lead.id)
+            log.info("lead_analyzed", lead_id=lead.id, job_id=self.job.id, state=lead.lifecycle_state)
+            self.progress.advance()
+        for lead_id in changed:
+            self._skip(lead_id, "it changed while it was analyzed (someone else changed it meanwhile)")
+            self.progress.advance()
 
     async def _fail_after_crash(self, lead_id: int, exc: Exception) -> None:
         reason = f"analysis stopped with an unexpected error ({type(exc).__name__}); the log has the details."
