@@ -360,7 +360,7 @@ async def test_the_team_page_names_the_people_and_robots_allows_the_longest_matc
         ("Lena Park", "Hygienist"),
         ("Omar Reyes", "Owner"),
     ]
-    assert data["people"][1]["page"] == "http://molar.co.uk/team"
+    assert data["people"][1]["source"] == "http://molar.co.uk/team"
     # The person to write to is the one whose title says they decide.
     assert result.lead_fields["contact_name"] == "Omar Reyes"
     assert server.requests_to("molar.co.uk", "/terms") == []

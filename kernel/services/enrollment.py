@@ -1,7 +1,11 @@
 """From an approved lead to queued emails: readiness, enrollment, follow-ups, stopping.
 
-- ``approved -> ready_for_outreach`` for leads with an email address (the rest stay
-  approved, with the reason);
+- ``approved -> ready_for_outreach`` for leads with an email address and no hold on
+  it (the rest stay approved, with the reason): an enrichment record whose data
+  has an ``outreach_hold`` (``{"email": ..., "reason": ...}``, e.g. the mailbox
+  probe found no such mailbox) holds the lead while its address is that email; a
+  person who knows better moves it with ``outreach leads set-state ID
+  ready_for_outreach``, audited as theirs;
 - enrolling a ready lead in a sequence queues step 1, rendered now (what was
   previewed is what is sent) with its Message-ID, under the unique key
   ``lead:sequence:step``;
@@ -44,6 +48,19 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("outreach.enrollment")
 
+#: The key of an enrichment record's data that holds a lead back from ``ready_for_outreach``.
+HOLD_KEY = "outreach_hold"
+
+
+def outreach_hold(lead: Lead) -> str | None:
+    """Why an enricher holds the lead back from outreach at its current address, or None."""
+    email = (lead.email or "").strip().casefold()
+    for record in lead.enrichment.values():
+        hold = record.data.get(HOLD_KEY)
+        if isinstance(hold, dict) and str(hold.get("email", "")).strip().casefold() == email:
+            return str(hold.get("reason") or f"the {record.enricher} enricher holds it back")
+    return None
+
 
 class EnrollResult(msgspec.Struct, kw_only=True):
     """What an enrollment did: leads enrolled (with their first email), and why the others were not."""
@@ -62,7 +79,14 @@ class EnrollmentService:
 
     async def mark_ready(self, lead_ids: list[int] | None, *, actor: str) -> BulkResult:
         """Move approved leads (these, or all) to ``ready_for_outreach``; those without an address stay."""
-        query = LeadRow.select(LeadRow.id, LeadRow.lifecycle_state, LeadRow.email_hash)
+        query = LeadRow.select(
+            LeadRow.id,
+            LeadRow.business_name,
+            LeadRow.lifecycle_state,
+            LeadRow.email,
+            LeadRow.email_hash,
+            LeadRow.enrichment,
+        )
         if lead_ids is None:
             query = query.where(LeadRow.lifecycle_state == LeadState.APPROVED)
         else:
@@ -81,6 +105,11 @@ class EnrollmentService:
                 result.skipped[lead_id] = "has no email address; add one or analyze the lead again"
             elif row["email_hash"] in suppressed:
                 result.skipped[lead_id] = "its address is on the suppression list"
+            elif (hold := outreach_hold(lead_from_row(row, self._rt.vault))) is not None:
+                result.skipped[lead_id] = (
+                    f"{hold}; correct the address, or move it yourself with "
+                    f"`outreach leads set-state {lead_id} ready_for_outreach --reason ...`"
+                )
             else:
                 movable.append(lead_id)
         moved = await self._rt.leads.transition_many(movable, LeadState.READY_FOR_OUTREACH, actor=actor)

@@ -9,6 +9,7 @@ failed lookups are not cached, so the next lead asks again.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 
 import dns.asyncresolver
@@ -73,6 +74,21 @@ class MxLookup:
             del self._cache[domain]
         return answer
 
+    async def addresses(self, host: str) -> list[str]:
+        """The IP addresses of a mail server (IPv4 first), asked of the same nameserver; none on failure."""
+        if _is_address(host):
+            return [host]
+        if self._resolver is None:
+            return []
+        found: list[str] = []
+        for rdtype in ("A", "AAAA"):
+            try:
+                answer = await self._resolver.resolve(host, rdtype)
+            except dns.exception.DNSException:
+                continue
+            found.extend(str(record) for record in answer)
+        return found
+
     async def _resolve(self, domain: str) -> MxAnswer:
         if self._resolver is None:
             return MxAnswer(status="error", error=self._unavailable)
@@ -102,6 +118,14 @@ class MxLookup:
                 return MxAnswer(status="error", error=_describe(exc))
             return MxAnswer(status="address_only", hosts=[domain])
         return MxAnswer(status="no_mail")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _describe(exc: Exception) -> str:

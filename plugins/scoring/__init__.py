@@ -5,14 +5,17 @@ The score adds up weighted signals, each between 0 and 1:
 - ``email``: an address on the business's own domain (1), on a free mail provider
   (0.6), elsewhere (0.3), none (0);
 - ``mx``: the ``email_check`` verdict: valid (1), risky (0.4), invalid or unknown (0);
+  when the mailbox probe answered, its verdict instead: deliverable (1), catch_all
+  (0.7: the server accepts anything, so the mailbox is not confirmed), undeliverable
+  (0); an ``unknown`` probe leaves the DNS verdict standing;
 - ``website``: the site answered (1) or not (0);
 - ``rating``: the map rating, from 3 stars (0) to 5 (1);
 - ``reviews``: how many reviews, on a log scale reaching 1 at 200.
 
 It reads what ``website`` and ``email_check`` stored on the lead; without them it
 judges the lead's own fields. ``[plugins.scoring] weights`` changes the weights
-(signals not named keep theirs; all are scaled to add up to 1). An invalid address caps the score at 0.2: that
-lead cannot be written to as it is.
+(signals not named keep theirs; all are scaled to add up to 1). An invalid or
+undeliverable address caps the score at 0.2: that lead cannot be written to as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from outreach.kernel import ConfigError, Enricher, Enrichment, Lead, PluginConte
 SIGNALS = ("email", "mx", "website", "rating", "reviews")
 DEFAULT_WEIGHTS = {"email": 0.3, "mx": 0.25, "website": 0.15, "rating": 0.15, "reviews": 0.15}
 INVALID_CAP = 0.2
+#: The mailbox probe's verdicts as the ``mx`` signal (``unknown`` is absent: the DNS verdict stands).
+PROBE_SIGNAL = {"deliverable": 1.0, "catch_all": 0.7, "undeliverable": 0.0}
 
 
 class ScoringOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -67,11 +72,29 @@ def email_signal(lead: Lead) -> float:
     return 0.3
 
 
+def probe_verdict(lead: Lead) -> str | None:
+    """The mailbox probe's verdict on the lead's address, if it was probed."""
+    check = lead.enrichment.get("email_check")
+    probe = check.data.get("probe") if check is not None else None
+    return str(probe.get("verdict")) if isinstance(probe, dict) else None
+
+
 def mx_signal(lead: Lead) -> float:
-    """The email check's verdict as a number."""
+    """The email check's verdict as a number; the mailbox probe's, when it answered."""
+    probed = probe_verdict(lead)
+    if probed in PROBE_SIGNAL:
+        return PROBE_SIGNAL[probed]
     check = lead.enrichment.get("email_check")
     verdict = check.data.get("verdict") if check is not None else None
     return {"valid": 1.0, "risky": 0.4}.get(str(verdict), 0.0)
+
+
+def cannot_be_written_to(lead: Lead) -> bool:
+    """Whether the email check found the address invalid, or the probe found no such mailbox."""
+    check = lead.enrichment.get("email_check")
+    return check is not None and (
+        check.data.get("verdict") == "invalid" or probe_verdict(lead) == "undeliverable"
+    )
 
 
 def website_signal(lead: Lead) -> float:
@@ -119,8 +142,7 @@ class Scorer:
         signals = {name: round(_SIGNAL_FUNCTIONS[name](lead), 3) for name in SIGNALS}
         contributions = {name: round(signals[name] * self.weights[name], 3) for name in SIGNALS}
         score = sum(signals[name] * self.weights[name] for name in SIGNALS)
-        check = lead.enrichment.get("email_check")
-        capped = check is not None and check.data.get("verdict") == "invalid" and score > INVALID_CAP
+        capped = cannot_be_written_to(lead) and score > INVALID_CAP
         score = round(min(score, INVALID_CAP) if capped else score, 3)
         data: dict[str, Any] = {
             "score": score,

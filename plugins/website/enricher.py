@@ -137,13 +137,15 @@ _DECIDES = re.compile(
 
 
 def _people(read: list[tuple[str, PageFacts]]) -> list[dict[str, object]]:
-    """Everyone the pages' structured data names, once each (by name), with the page that says so."""
+    """Everyone the pages' structured data names, once each (by name), with the page that says so
+    (``source``)."""
     people: dict[str, dict[str, object]] = {}
     for page, facts in read:
         for person in facts.people:
             key = " ".join(person.name.casefold().split())
             entry = people.setdefault(
-                key, {"name": person.name, "job_title": None, "email": None, "how": person.how, "page": page}
+                key,
+                {"name": person.name, "job_title": None, "email": None, "how": person.how, "source": page},
             )
             entry["job_title"] = entry["job_title"] or person.job_title
             entry["email"] = entry["email"] or clean(person.email or "")
