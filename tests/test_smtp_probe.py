@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
 from local_dns import DnsServer
 from probe_servers import Domain, ProbeHandler, ProbeServer, SilentServer, closed_port
 
@@ -20,6 +22,7 @@ from outreach.plugins.email_check.options import EmailCheckOptions
 from outreach.plugins.email_check.probe import MailboxProbe
 from outreach.plugins.email_check.replies import judge_rcpt
 from outreach.plugins.scoring import INVALID_CAP, Scorer, ScoringOptions
+from outreach.web import create_app
 
 HELO = "prober.outreach.test"
 SENDER = "verify@outreach.test"
@@ -313,3 +316,31 @@ async def test_a_hold_on_an_old_address_does_not_hold_a_corrected_lead(runtime) 
     await runtime.leads.record_enrichment(found.id, [record], {}, actor="system:analysis")
     await LeadRow.update({LeadRow.lifecycle_state: "approved"}).where(LeadRow.id == found.id)
     assert (await runtime.enrollment.mark_ready([found.id], actor="web")).changed == [found.id]
+
+
+async def test_a_person_makes_a_held_lead_ready_anyway_from_its_panel(runtime) -> None:
+    held, _ = await runtime.leads.upsert_discovered(
+        DiscoveredBusiness(business_name="Held Co", email="nobody@known-mail.com"), "test"
+    )
+    hold = {"email": "nobody@known-mail.com", "reason": "the mailbox probe found no such mailbox: 550"}
+    record = EnrichmentRecord(enricher="email_check", data={"verdict": "valid", "outreach_hold": hold})
+    await runtime.leads.record_enrichment(held.id, [record], {}, actor="system:analysis")
+    await LeadRow.update({LeadRow.lifecycle_state: "approved"}).where(LeadRow.id == held.id)
+    async with AsyncTestClient(app=create_app(runtime)) as client:
+        page = await client.get("/leads")
+        token = re.search(r'"x-csrftoken": "([^"]+)"', page.text).group(1)
+        headers = {"HX-Request": "true", "x-csrftoken": token}
+        panel = await client.get(f"/leads/{held.id}/enrichment", headers={"HX-Request": "true"})
+        assert f'hx-post="/leads/{held.id}/ready-anyway"' in panel.text
+        # The ordinary button says why not, and moves nothing.
+        refused = await client.post(f"/leads/{held.id}/ready", headers=headers)
+        assert "no such mailbox" in refused.text
+        assert (await runtime.leads.get(held.id)).lifecycle_state == "approved"
+        row = await client.post(f"/leads/{held.id}/ready-anyway", headers=headers)
+    assert row.status_code == 200
+    assert 'data-state="ready_for_outreach"' in row.text
+    (entry,) = [
+        e for e in await trail("lead", held.id) if e.action == "transition:approved->ready_for_outreach"
+    ]
+    assert entry.actor == "web"
+    assert "made ready despite a hold: the mailbox probe found no such mailbox" in entry.new_value["reason"]

@@ -77,8 +77,15 @@ class EnrollmentService:
 
     # -- ready -----------------------------------------------------------------------
 
-    async def mark_ready(self, lead_ids: list[int] | None, *, actor: str) -> BulkResult:
-        """Move approved leads (these, or all) to ``ready_for_outreach``; those without an address stay."""
+    async def mark_ready(
+        self, lead_ids: list[int] | None, *, actor: str, override_hold: bool = False
+    ) -> BulkResult:
+        """Move approved leads (these, or all) to ``ready_for_outreach``; those without an address stay.
+
+        :param override_hold: a person decided that a lead an enricher holds back (see
+            :func:`outreach_hold`) goes anyway: it moves, and its audit row says what hold
+            was overridden. Leads without an address or with a suppressed one still stay.
+        """
         query = LeadRow.select(
             LeadRow.id,
             LeadRow.business_name,
@@ -98,6 +105,7 @@ class EnrollmentService:
                 result.skipped[lead_id] = "no such lead"
         suppressed = await suppressed_hashes(r["email_hash"] for r in rows.values())
         movable = []
+        overridden: dict[int, str] = {}
         for lead_id, row in rows.items():
             if row["lifecycle_state"] != LeadState.APPROVED:
                 result.skipped[lead_id] = f"is {row['lifecycle_state']}, not approved"
@@ -106,15 +114,26 @@ class EnrollmentService:
             elif row["email_hash"] in suppressed:
                 result.skipped[lead_id] = "its address is on the suppression list"
             elif (hold := outreach_hold(lead_from_row(row, self._rt.vault))) is not None:
-                result.skipped[lead_id] = (
-                    f"{hold}; correct the address, or move it yourself with "
-                    f"`outreach leads set-state {lead_id} ready_for_outreach --reason ...`"
-                )
+                if override_hold:
+                    overridden[lead_id] = hold
+                else:
+                    result.skipped[lead_id] = (
+                        f"{hold}; correct the address, or make it ready anyway (the button in the lead's "
+                        f"panel, or `outreach leads set-state {lead_id} ready_for_outreach --reason ...`)"
+                    )
             else:
                 movable.append(lead_id)
         moved = await self._rt.leads.transition_many(movable, LeadState.READY_FOR_OUTREACH, actor=actor)
         result.changed = moved.changed
         result.skipped.update(moved.skipped)
+        for lead_id, hold in overridden.items():
+            await self._rt.leads.transition(
+                lead_id,
+                LeadState.READY_FOR_OUTREACH,
+                actor=actor,
+                reason=f"made ready despite a hold: {hold}",
+            )
+            result.changed.append(lead_id)
         return result
 
     # -- enroll ----------------------------------------------------------------------

@@ -26,7 +26,7 @@ ACTIONS = {
     "undo": LeadState.PENDING_REVIEW,
 }
 #: Every action a row (or a selection) offers: the review moves, making ready, analyzing.
-ROW_ACTIONS = (*ACTIONS, "ready", "analyze")
+ROW_ACTIONS = (*ACTIONS, "ready", "ready-anyway", "analyze")
 #: Sorts offered on the page, in menu order, with their labels.
 SORT_CHOICES = {
     "id": "oldest first",
@@ -133,10 +133,11 @@ async def lead_action(
     """Approve, reject, undo, make ready or analyze one lead, and answer with its new row."""
     if action not in ROW_ACTIONS:
         raise NotFound(
-            f"'{action}' is not something a lead can do; use approve, reject, undo, ready or analyze."
+            f"'{action}' is not something a lead can do; use approve, reject, undo, ready, "
+            "ready-anyway or analyze."
         )
-    if action == "ready":
-        lead = await make_ready(request, lead_id)
+    if action in ("ready", "ready-anyway"):
+        lead = await make_ready(request, lead_id, override_hold=action == "ready-anyway")
         return render(request, "leads/_row.html", {"lead": lead, **await next_steps(request)})
     if action == "analyze":
         return await analyze_one(request, lead_id)
@@ -155,10 +156,13 @@ async def next_steps(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {"counts": await runtime(request).leads.count_by_state(), "params": filter_params(query)}
 
 
-async def make_ready(request: Request[Any, Any, Any], lead_id: int) -> Lead:
-    """Move one approved lead to ``ready_for_outreach``, or say why it cannot go."""
+async def make_ready(request: Request[Any, Any, Any], lead_id: int, *, override_hold: bool = False) -> Lead:
+    """Move one approved lead to ``ready_for_outreach``, or say why it cannot go.
+
+    With ``override_hold``, a person overrides an enricher's hold (an undeliverable address).
+    """
     rt = runtime(request)
-    result = await rt.enrollment.mark_ready([lead_id], actor=WEB_ACTOR)
+    result = await rt.enrollment.mark_ready([lead_id], actor=WEB_ACTOR, override_hold=override_hold)
     if lead_id in result.skipped:
         lead = await rt.leads.get(lead_id)
         raise InvalidInput(
