@@ -321,12 +321,12 @@ class _Analysis:
         ]
         stored, changed = await analysis_store.finish(self.rt, items, actor=ACTOR)
         failures = {item.lead.id: item.failure for item in items}
-        for lead in stored:
-            reason = failures[lead.id]
+        for lead_id, state in stored.items():
+            reason = failures[lead_id]
             self.progress.count("failed" if reason is not None else "analyzed")
             if reason is not None:
-                self.progress.report(f"lead {lead.id} failed: {reason}", lead_id=lead.id)
-            log.info("lead_analyzed", lead_id=lead.id, job_id=self.job.id, state=lead.lifecycle_state)
+                self.progress.report(f"lead {lead_id} failed: {reason}", lead_id=lead_id)
+            log.info("lead_analyzed", lead_id=lead_id, job_id=self.job.id, state=state)
             self.progress.advance()
         for lead_id in changed:
             self._skip(lead_id, "it changed while it was analyzed (someone else changed it meanwhile)")

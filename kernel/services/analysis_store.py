@@ -117,17 +117,21 @@ def _steps(lead: Lead, failure: str | None) -> list[tuple[str, str, dict[str, An
     return steps
 
 
-async def finish(rt: Runtime, batch: list[Finished], *, actor: str) -> tuple[list[Lead], list[int]]:
+async def finish(rt: Runtime, batch: list[Finished], *, actor: str) -> tuple[dict[int, str], list[int]]:
     """Store every outcome of ``batch`` and move each lead on, in one transaction.
 
     A lead changed by someone else since it was claimed (its version moved) is left as
     they left it. Fires ``lead_transitioned`` for every move after the commit.
 
-    :return: the stored leads, and the ids of the leads left alone.
+    :return: the state each stored lead is in now, and the ids of the leads left alone.
     """
     now = utcnow()
     vault = rt.vault
-    stored: list[tuple[Lead, list[tuple[str, str, dict[str, Any]]]]] = []
+    # Whole rows (decrypted into Leads) only when a plugin listens for the event.
+    listens = rt.plugins.listens("lead_transitioned")
+    returned = LeadRow.all_columns() if listens else [LeadRow.id]
+    stored: dict[int, str] = {}
+    moved: list[tuple[Lead, list[tuple[str, str, dict[str, Any]]]]] = []
     changed_meanwhile: list[int] = []
     rows: list[audit.AuditValues] = []
     async with write_transaction():
@@ -148,7 +152,7 @@ async def finish(rt: Runtime, batch: list[Finished], *, actor: str) -> tuple[lis
             updated = await (
                 LeadRow.update(columns)
                 .where((LeadRow.id == lead.id) & (LeadRow.version == lead.version))
-                .returning(*LeadRow.all_columns())
+                .returning(*returned)
             )
             if not updated:
                 changed_meanwhile.append(lead.id)
@@ -176,9 +180,11 @@ async def finish(rt: Runtime, batch: list[Finished], *, actor: str) -> tuple[lis
                         new={"lifecycle_state": new, **changes},
                     )
                 )
-            stored.append((lead_from_row(updated[0], vault), steps))
+            stored[lead.id] = steps[-1][1]
+            if listens:
+                moved.append((lead_from_row(updated[0], vault), steps))
         await audit.record_many(rows)
-    for lead, steps in stored:
+    for lead, steps in moved:
         for old, new, _changes in steps:
             rt.leads.notify(msgspec.structs.replace(lead, lifecycle_state=new), old, new, actor)
-    return [lead for lead, _ in stored], changed_meanwhile
+    return stored, changed_meanwhile
