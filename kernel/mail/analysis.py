@@ -1,9 +1,9 @@
-"""What outreach makes of one raw inbound message: a bounce, an auto-reply, or a reply,
-and for replies (and out-of-office notices) a category from the reply classifiers."""
+"""What outreach makes of one raw inbound message: a spam complaint, a bounce, a notice
+(a delivery receipt or a newsletter), an auto-reply, or a reply; and for replies (and
+out-of-office notices) a category from the reply classifiers."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,9 +11,10 @@ import msgspec
 
 from ..contracts import ReplyCategory, ReplyToClassify
 from ..protocols import ReplyClassifier
-from .autoreply import AutoReply, detect_auto_reply
-from .bounces import Bounce, _original_message_id, read_bounce
-from .message import ParsedMail, header, load, parse, part_text
+from .autoreply import AutoReply, detect_auto_reply, is_bulk_mail
+from .bounces import Bounce, SuccessReport, read_report
+from .feedback import Complaint, read_complaint
+from .message import ParsedMail, load, parse
 from .quoting import reply_text
 
 
@@ -23,6 +24,7 @@ class MailAnalysis(msgspec.Struct, kw_only=True):
     kind: str
     mail: ParsedMail
     bounce: Bounce | None = None
+    complaint: Complaint | None = None
     auto_reply: AutoReply | None = None
     reply_text: str | None = None
     category: ReplyCategory | None = None
@@ -53,6 +55,7 @@ class MailAnalysis(msgspec.Struct, kw_only=True):
             "from": self.mail.from_address,
             "subject": self.mail.subject,
             "bounce": bounce,
+            "complaint": msgspec.to_builtins(self.complaint) if self.complaint else None,
             "auto_reply": msgspec.to_builtins(self.auto_reply) if self.auto_reply else None,
             "category": self.category.category if self.category else None,
             "return_date": self.category.return_date if self.category else None,
@@ -74,51 +77,30 @@ async def categorize(reply: ReplyToClassify, classifiers: Iterable[ReplyClassifi
     return best or ReplyCategory(category="unknown", confidence=0.0, classifier=None)
 
 
-#: The category of a spam complaint (an ARF feedback report).
+#: The category of a spam complaint (an ARF feedback report, JMRP, SES).
 COMPLAINT = "complaint"
 
 
-def read_feedback_report(message: Any) -> tuple[str, str | None] | None:
-    """``(feedback type, original Message-ID)`` when ``message`` is an ARF report (RFC 5965), else None.
-
-    RFC 5965 section 2: a ``multipart/report; report-type=feedback-report`` whose second
-    part is ``message/feedback-report`` (``Feedback-Type: abuse`` and friends) and whose
-    third is the original message or its headers.
-    """
-    content_type = header(message, "Content-Type").lower()
-    parts = list(message.walk())
-    report = next((p for p in parts if p.get_content_type() == "message/feedback-report"), None)
-    if report is None and "feedback-report" not in content_type:
-        return None
-    feedback_type = "abuse"
-    if report is not None:
-        # Python parses message/* parts as sub-messages: the fields are the first one's headers.
-        payload = report.get_payload()
-        block = payload[0] if isinstance(payload, list) and payload else None
-        fields = header(block, "Feedback-Type") if block is not None else ""
-        if not fields:
-            found = re.search(r"(?im)^feedback-type:\s*([\w-]+)", part_text(report))
-            fields = found.group(1) if found else ""
-        feedback_type = fields.strip().lower() or feedback_type
-    return feedback_type, _original_message_id(message, "")
-
-
 async def analyze_message(raw: bytes, classifiers: Iterable[ReplyClassifier] = ()) -> MailAnalysis:
-    """Classify ``raw``: a spam complaint (ARF) first, then bounce (bounces also carry auto-reply
-    headers), then auto-reply, then reply."""
+    """Classify ``raw``: a spam complaint first, then a bounce (bounces also carry auto-reply
+    headers) or a success report, a newsletter, an auto-reply, and last a reply."""
     mail = parse(raw)
     loaded = load(raw)
-    feedback = read_feedback_report(loaded)
-    if feedback is not None:
+    complaint = read_complaint(loaded, mail.text)
+    if complaint is not None:
         # A complaint is matched like a reply: the original's Message-ID joins the thread.
-        kind, original = feedback
-        if original:
-            mail = msgspec.structs.replace(mail, references=[*mail.references, original])
-        category = ReplyCategory(category=COMPLAINT, confidence=1.0, detail=kind, classifier="arf")
-        return MailAnalysis(kind="reply", mail=mail, reply_text="", category=category)
-    bounce = read_bounce(loaded)
-    if bounce is not None:
-        return MailAnalysis(kind="bounce", mail=mail, bounce=bounce)
+        if complaint.original_message_id:
+            mail = msgspec.structs.replace(mail, references=[*mail.references, complaint.original_message_id])
+        category = ReplyCategory(
+            category=COMPLAINT, confidence=1.0, detail=complaint.feedback_type, classifier=complaint.format
+        )
+        return MailAnalysis(kind="reply", mail=mail, reply_text="", category=category, complaint=complaint)
+    report = read_report(loaded)
+    if isinstance(report, Bounce):
+        return MailAnalysis(kind="bounce", mail=mail, bounce=report)
+    if isinstance(report, SuccessReport) or is_bulk_mail(mail):
+        # Nobody wrote it and nothing failed: a delivery receipt or a newsletter.
+        return MailAnalysis(kind="notice", mail=mail)
     auto = detect_auto_reply(mail)
     text = reply_text(mail.text)
     reply = ReplyToClassify(

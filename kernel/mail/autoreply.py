@@ -85,3 +85,20 @@ def detect_auto_reply(mail: ParsedMail) -> AutoReply | None:
             return AutoReply(subtype="vacation", signals=["out-of-office wording in the body"])
         return None
     return AutoReply(subtype="vacation" if vacation else "autoresponder", signals=signals)
+
+
+def is_bulk_mail(mail: ParsedMail) -> bool:
+    """Whether ``mail`` is list or newsletter mail (``List-Id``, ``List-Unsubscribe``) with no
+    sign of an automatic reply: neither a bounce, nor an auto-reply, nor a person's answer.
+
+    ``Precedence: bulk`` alone is not enough: the classic Unix ``vacation`` sets it too.
+    """
+    headers = mail.headers
+    if not (headers.get("list-id") or headers.get("list-unsubscribe")):
+        return False
+    auto_submitted = headers.get("auto-submitted", "no").lower()
+    automatic = auto_submitted not in ("no", "auto-generated") or any(
+        headers.get(name) for name in ("x-autoreply", "x-autorespond", "x-ms-exchange-inbox-rules-loop")
+    )
+    telling = _AUTO_SUBJECT.search(mail.subject) or _VACATION_SUBJECT.search(mail.subject)
+    return not automatic and not telling and not _VACATION_BODY.search(mail.text[:600])

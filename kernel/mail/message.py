@@ -77,6 +77,19 @@ def part_text(part: Message) -> str:
         return payload.decode("utf-8", errors="replace")
 
 
+def walk(message: Message) -> list[Message]:
+    """Every part of ``message``, depth first, the message itself first."""
+    parts, stack = [], [message]
+    while stack:
+        part = stack.pop(0)
+        parts.append(part)
+        if part.is_multipart():
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack[0:0] = payload
+    return parts
+
+
 def body_text(message: Message) -> tuple[str, str]:
     """The best human-readable body (text/plain preferred, else HTML as text) and its type.
 
@@ -98,7 +111,8 @@ def body_text(message: Message) -> tuple[str, str]:
         disposition = (part.get("Content-Disposition") or "").lower()
         if "attachment" in disposition:
             continue
-        if ctype == "text/plain":
+        if ctype == "text/plain" or (ctype.startswith("multipart/") and not part.get_boundary()):
+            # A multipart part whose boundary was lost (folded wrongly) is read as the text it is.
             plain.append(part_text(part))
         elif ctype == "text/html":
             markup.append(part_text(part))

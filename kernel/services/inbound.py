@@ -38,7 +38,8 @@ log = structlog.get_logger("outreach.inbound")
 
 #: A row whose effects failed is tried again after this long.
 STALE_AFTER = timedelta(seconds=60)
-KINDS = ("reply", "auto_reply", "bounce")
+#: What an inbound message can be: a notice is a delivery receipt or a newsletter (no effect).
+KINDS = ("reply", "auto_reply", "bounce", "notice")
 
 
 def fingerprint(raw: bytes, message_id: str | None) -> str:

@@ -2,9 +2,9 @@
 
 In order: the ``In-Reply-To`` and ``References`` headers (a reply names the message it
 answers, and clients keep the whole thread in ``References``); the original
-``Message-ID`` a bounce carries in its copy of the message; then the address: a
-reply's sender, or a bounce's failed recipient, compared by keyed hash with the
-addresses we wrote to, the most recently sent first.
+``Message-ID`` a bounce or a complaint carries in its copy of the message; then the
+address: a reply's sender, a complaint's complainer, or a bounce's failed recipient,
+compared by keyed hash with the addresses we wrote to, the most recently sent first.
 """
 
 from __future__ import annotations
@@ -78,12 +78,15 @@ async def match_message(rt: Runtime, analysis: MailAnalysis) -> Match:
     thread = [mail.in_reply_to or "", *reversed(mail.references)]
     bounce = analysis.bounce
     if bounce is None:
+        # A complaint comes from the provider; the address it concerns is the complainer's.
+        complaint = analysis.complaint
+        address = complaint.recipient if complaint and complaint.recipient else mail.from_address
         email = await _by_message_ids(rt, thread)
         if email is not None:
             how = "in_reply_to" if email.message_id == mail.in_reply_to else "references"
-            return Match(email=email, matched_by=how, address=mail.from_address)
-        email = await _by_address(rt, mail.from_address)
-        return Match(email=email, matched_by="address" if email else None, address=mail.from_address)
+            return Match(email=email, matched_by=how, address=address)
+        email = await _by_address(rt, address)
+        return Match(email=email, matched_by="address" if email else None, address=address)
 
     recipients = bounce.recipients
     for ids, how in ((thread, "in_reply_to"), ([bounce.original_message_id or ""], "bounce")):

@@ -59,8 +59,9 @@ def policy_block(text: str | None) -> str | None:
     return None
 
 
-#: Bounce reasons (``kernel.mail.bounce_reasons``) that mean the sender, not the address, is refused.
-BLOCK_REASONS = frozenset({"blocked", "badreputation"})
+#: Bounce reasons (``kernel.mail.bounce_reasons``) that mean the sender, not the address, is
+#: refused: a block list or reputation, no reverse DNS, failed SPF/DKIM/DMARC.
+BLOCK_REASONS = frozenset({"blocked", "badreputation", "requireptr", "authfailure"})
 
 
 def bounce_block(recipients: list[dict[str, object]]) -> str | None:
