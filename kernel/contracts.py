@@ -242,6 +242,9 @@ class ReplyToClassify(msgspec.Struct, kw_only=True):
     auto_reply: bool = False
     auto_subtype: str | None = None
     received_at: datetime | None = None
+    #: The country (ISO 3166-1 alpha-2) of the lead who wrote, when the reply is matched to
+    #: one: it says how they write dates.
+    country_code: str | None = None
 
 
 class ReplyCategory(msgspec.Struct, kw_only=True):

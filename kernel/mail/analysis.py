@@ -81,7 +81,9 @@ async def categorize(reply: ReplyToClassify, classifiers: Iterable[ReplyClassifi
 COMPLAINT = "complaint"
 
 
-async def analyze_message(raw: bytes, classifiers: Iterable[ReplyClassifier] = ()) -> MailAnalysis:
+async def analyze_message(
+    raw: bytes, classifiers: Iterable[ReplyClassifier] = (), *, country_code: str | None = None
+) -> MailAnalysis:
     """Classify ``raw``: a spam complaint first, then a bounce (bounces also carry auto-reply
     headers) or a success report, a newsletter, an auto-reply, and last a reply."""
     mail = parse(raw)
@@ -111,6 +113,7 @@ async def analyze_message(raw: bytes, classifiers: Iterable[ReplyClassifier] = (
         auto_reply=auto is not None,
         auto_subtype=auto.subtype if auto else None,
         received_at=mail.date,
+        country_code=country_code,
     )
     category = await categorize(reply, classifiers)
     return MailAnalysis(

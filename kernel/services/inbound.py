@@ -25,7 +25,7 @@ from ..mail.analysis import MailAnalysis, analyze_message
 from ..models import InboundRecord, Page
 from ..store.engine import read_transaction, write_transaction
 from ..store.mapping import inbound_columns, inbound_from_row
-from ..store.tables import InboundMessageRow
+from ..store.tables import InboundMessageRow, LeadRow
 from . import audit
 from .inbound_effects import ACTOR, Effects, apply_effects
 from .inbound_match import Match, match_message
@@ -93,6 +93,7 @@ class InboundService:
                 log.info("inbound_skipped", source=message.source, uid=message.uid)
                 return None
             match = await match_message(self._rt, analysis)
+            analysis = await self._in_the_leads_country(message.raw, analysis, match)
         email = match.email
         values = {
             "fingerprint": key,
@@ -147,6 +148,16 @@ class InboundService:
             applied=effects is not None,
         )
         return msgspec.structs.replace(record, applied=effects is not None)
+
+    async def _in_the_leads_country(self, raw: bytes, analysis: MailAnalysis, match: Match) -> MailAnalysis:
+        """An out-of-office read again knowing the lead's country, which says how they write dates."""
+        if analysis.kind != "auto_reply" or match.email is None or match.email.lead_id is None:
+            return analysis
+        row = await LeadRow.select(LeadRow.country_code).where(LeadRow.id == match.email.lead_id).first()
+        country = row["country_code"] if row else None
+        if not country:
+            return analysis
+        return await analyze_message(raw, list(self._rt.plugins.reply_classifiers), country_code=country)
 
     async def _apply(self, record: InboundRecord, transaction: Any) -> Effects | None:
         """Apply ``record``'s effects in ``transaction`` and mark it applied; on failure undo them

@@ -28,8 +28,11 @@ class RuleClassifier:
         """Categorize ``reply``; an auto-reply of the vacation kind is out of office."""
         if reply.auto_reply:
             if reply.auto_subtype == "vacation" or reply.auto_subtype is None:
-                received = (reply.received_at or self._today()).date()
-                returned = find_return_date(f"{reply.subject}\n{reply.full_text or reply.text}", received)
+                returned = find_return_date(
+                    f"{reply.subject}\n{reply.full_text or reply.text}",
+                    reply.received_at or self._today(),
+                    country=reply.country_code,
+                )
                 return ReplyCategory(
                     category="out_of_office",
                     confidence=0.8,
