@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from litestar.testing.transport import TestClientTransport
 
 from outreach.kernel.config import Settings, parse_settings
 from outreach.kernel.runtime import Runtime
@@ -16,6 +18,24 @@ from outreach.kernel.runtime import Runtime
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
 os.environ.pop("OUTREACH_CONFIG", None)
 os.environ.pop("OUTREACH_DATA_KEY", None)
+
+
+async def _request_in_this_loop(self: TestClientTransport, request: httpx.Request) -> httpx.Response:
+    """Serve the request on the test's own event loop, as uvicorn serves the app.
+
+    Litestar's AsyncTestClient runs the app on a portal thread and waits for it
+    synchronously, which stops the test's event loop for the whole request. A task on
+    that loop holding SQLite's write lock (a plugin's spawned work, a job) then cannot
+    finish, and the request waits out the busy timeout: "database is locked". One loop
+    for the app and its tasks, as in production, and no second thread.
+    """
+    transport = httpx.ASGITransport(
+        app=self.client.app, root_path=self.root_path, client=("127.0.0.1", 50000)
+    )
+    return await transport.handle_async_request(request)
+
+
+TestClientTransport.handle_async_request = _request_in_this_loop  # type: ignore[method-assign]
 
 #: Real captures and messages from public sources; each folder's MANIFEST names their origins.
 CORPUS = Path(__file__).resolve().parent / "corpus"

@@ -71,9 +71,11 @@ class PooledSQLiteEngine(SQLiteEngine):
 
     async def acquire(self) -> aiosqlite.Connection:
         """An idle connection, or a new one."""
-        if self._idle:
+        try:
+            # One atomic step: two holders (on two threads' loops, in tests) never get the same one.
             return self._idle.pop()
-        return await self._connect()
+        except IndexError:
+            return await self._connect()
 
     async def release(self, connection: aiosqlite.Connection, *, healthy: bool = True) -> None:
         """Give a connection back; a broken one, or one too many, is closed instead."""
