@@ -11,15 +11,15 @@ database compares the migration files' ids with the ``migration`` table and stop
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import os
 import re
 from pathlib import Path
 
+from filelock import FileLock
 from piccolo.engine.sqlite import TransactionType
 
-from ..private_files import create_private_file, open_private, private_dir, tighten
+from ..private_files import create_private_file, private_dir, tighten
 from .pool import PooledSQLiteEngine
 from .tables import ALL_TABLES, LeadRow
 
@@ -104,15 +104,13 @@ async def checkpoint() -> None:
     await current_engine().run_ddl("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path):  # type: ignore[no-untyped-def]
-    """Serialize migrations between processes that open the same database at once."""
-    with open_private(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _file_lock(path: Path) -> FileLock:
+    """Serialize migrations between processes that open the same database at once.
+
+    filelock takes an OS lock on every platform (``flock`` here, ``LockFileEx`` on
+    Windows); the lock file is private like the database beside it.
+    """
+    return FileLock(path, mode=0o600)
 
 
 def migration_ids() -> set[str] | None:

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 if TYPE_CHECKING:
+    import asyncio
+
     from outreach.kernel.config import Settings
 
 T = TypeVar("T")
@@ -68,6 +70,27 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print a sentence to stderr and exit non-zero."""
     click.secho(f"Error: {message}", fg="red", err=True)
     sys.exit(code)
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """Set ``stop`` on Ctrl+C or a termination request, on every platform.
+
+    Windows' event loops take no signal handlers (``add_signal_handler`` raises), and
+    there is no SIGTERM to catch but a SIGBREAK (Ctrl+Break); there the handler is set
+    with :func:`signal.signal` and hands the stop to the loop.
+    """
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        try:
+            loop.add_signal_handler(number, stop.set)
+        except (NotImplementedError, RuntimeError, ValueError):
+            signal.signal(number, lambda *_: loop.call_soon_threadsafe(stop.set))
 
 
 # -- errors ----------------------------------------------------------------------------

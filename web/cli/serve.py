@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import signal
+import os
 import socket
+import sys
 import webbrowser
 
 import click
@@ -14,7 +15,7 @@ from outreach.kernel.errors import ConfigError
 from outreach.kernel.logs import configure_logging
 from outreach.kernel.runtime import Runtime
 
-from .common import fail, run, state
+from .common import fail, run, state, stop_on_signals
 
 log = structlog.get_logger("outreach.serve")
 
@@ -39,6 +40,17 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def can_open_browser() -> bool:
+    """Whether a graphical browser can be opened: on Linux only with a display.
+
+    Without one, :mod:`webbrowser` would start a text browser in the terminal the
+    server's address was printed to; the address alone is better there.
+    """
+    if sys.platform.startswith(("linux", "freebsd", "openbsd")):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
 def run_check(check, *args) -> None:  # type: ignore[no-untyped-def]
     """Run a start-up check; its refusal is a sentence and exit code 1."""
     try:
@@ -49,7 +61,7 @@ def run_check(check, *args) -> None:  # type: ignore[no-untyped-def]
 
 @click.command("serve")
 @click.option("--host", help="Address to listen on (default 127.0.0.1, or [web] host).")
-@click.option("--port", type=int, help="Port to listen on (default 8000, or [web] port).")
+@click.option("--port", type=int, help="Port to listen on (default 8000, or [web] port; 0 picks a free one).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the app in the default browser.")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, open_browser: bool) -> None:
@@ -79,7 +91,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, open_browser: 
         url = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{sock.getsockname()[1]}/"
         log.info("server_started", url=url, data_dir=str(settings.data_path), log_file=str(log_file))
         click.echo(f"outreach is running at {url} (Ctrl+C to stop)", err=True)
-        if open_browser:
+        if open_browser and can_open_browser():
             asyncio.get_running_loop().call_later(0.5, webbrowser.open, url)
         await server.serve(sockets=[sock])
 
@@ -96,9 +108,7 @@ def worker(ctx: click.Context) -> None:
     async def main() -> None:
         rt = await Runtime.open(settings)
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop_on_signals(stop)
         await rt.start_background()
         log.info("worker_started", data_dir=str(settings.data_path))
         await stop.wait()
