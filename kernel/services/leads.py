@@ -11,6 +11,7 @@ from ..contracts import DiscoveredBusiness
 from ..errors import ConcurrentUpdate, IllegalTransition, NotFound
 from ..identity import identity_key
 from ..models import EnrichmentRecord, Lead, Page
+from ..same_business import name_key, same_business
 from ..states import LEAD_MACHINE, REVIEW_UNDO_STATES, LeadState
 from ..store.engine import read_transaction, write_transaction
 from ..store.mapping import lead_columns, lead_from_row
@@ -41,6 +42,20 @@ DISCOVERY_FIELDS = (
     "contact_name",
     "rating",
     "review_count",
+)
+
+#: The most leads of one normalized name compared with a discovered business.
+CANDIDATE_LIMIT = 500
+
+#: The columns :meth:`LeadService._same_business` reads from each candidate.
+_MATCH_COLUMNS = (
+    LeadRow.id,
+    LeadRow.business_name,
+    LeadRow.website_url,
+    LeadRow.latitude,
+    LeadRow.longitude,
+    LeadRow.phone,
+    LeadRow.place_id,
 )
 
 SORTS = {
@@ -168,18 +183,30 @@ class LeadService:
     async def upsert_discovered(self, business: DiscoveredBusiness, source: str) -> tuple[Lead, str]:
         """Store a discovered business: a new lead, or an update of the one it already is.
 
+        The lead it already is has the same identity key (its fields are then updated
+        with the values found), or is the same business by
+        :func:`~outreach.kernel.same_business.same_business` under another source's id
+        (only the fields the lead lacks are filled). The first source to find a lead
+        stays its ``discovery_source``; every source that found it is listed in
+        ``discovery_metadata["sources"]``.
+
         :return: the lead and what happened: ``created``, ``updated`` or ``unchanged``.
         """
         key = identity_key(business)
         values = {name: getattr(business, name) for name in DISCOVERY_FIELDS}
         async with write_transaction():
             existing = await LeadRow.select().where(LeadRow.identity_key == key).first()
+            # Matched under another source's id, a business only fills what the lead lacks:
+            # two sources' spellings of one place must not overwrite each other on every run.
+            fill_only = existing is None
+            if existing is None:
+                existing = await self._same_business(business)
             if existing is None:
                 row = LeadRow(
                     identity_key=key,
                     discovery_source=source,
                     discovery_confidence=business.confidence,
-                    discovery_metadata=business.metadata,
+                    discovery_metadata={**business.metadata, "sources": [source]},
                     **lead_columns({k: v for k, v in values.items() if v not in (None, [])}, self._rt.vault),
                 )
                 inserted = await LeadRow.insert(row).returning(*LeadRow.all_columns())
@@ -190,17 +217,26 @@ class LeadService:
             changed = {
                 name: value
                 for name, value in values.items()
-                if value not in (None, [], "") and getattr(current, name) != value
+                if value not in (None, [], "")
+                and getattr(current, name) != value
+                and not (fill_only and getattr(current, name) not in (None, [], ""))
             }
-            metadata = {**current.discovery_metadata, **business.metadata}
+            if fill_only:
+                metadata = {**business.metadata, **current.discovery_metadata}
+            else:
+                metadata = {**current.discovery_metadata, **business.metadata}
+            metadata["sources"] = _sources(current, source)
             if not changed and metadata == current.discovery_metadata:
                 return current, "unchanged"
             columns: dict[Any, Any] = {
                 getattr(LeadRow, name): value for name, value in lead_columns(changed, self._rt.vault).items()
             }
             columns[LeadRow.discovery_metadata] = metadata
-            columns[LeadRow.discovery_source] = source
-            if business.confidence is not None:
+            if not current.discovery_source:
+                columns[LeadRow.discovery_source] = source
+            if business.confidence is not None and not (
+                fill_only and current.discovery_confidence is not None
+            ):
                 columns[LeadRow.discovery_confidence] = business.confidence
             columns[LeadRow.version] = current.version + 1
             columns[LeadRow.updated_at] = utcnow()
@@ -216,6 +252,31 @@ class LeadService:
                 new={name: _plain(value) for name, value in changed.items()},
             )
             return self._lead(updated[0]), "updated"
+
+    async def _same_business(self, business: DiscoveredBusiness) -> dict[str, Any] | None:
+        """The row of the lead that ``business`` is under another source's id, if any."""
+        key = name_key(business.business_name)
+        if not key:
+            return None
+        # One indexed look-up by normalized name; only the compared columns are read.
+        candidates = await (
+            LeadRow.select(*_MATCH_COLUMNS)
+            .where(LeadRow.name_key == key)
+            .order_by(LeadRow.id)
+            .limit(CANDIDATE_LIMIT)
+        )
+        for candidate in candidates:
+            seen = _Seen(
+                business_name=candidate["business_name"],
+                website_url=candidate["website_url"],
+                latitude=candidate["latitude"],
+                longitude=candidate["longitude"],
+                phone=self._rt.vault.decrypt(candidate["phone"]),
+                place_id=candidate["place_id"],
+            )
+            if same_business(business, seen):
+                return await LeadRow.select().where(LeadRow.id == candidate["id"]).first()
+        return None
 
     async def update_fields(
         self,
@@ -352,6 +413,28 @@ class LeadService:
         lead = await self.get(lead_id)
         emails = await self._rt.emails.for_lead(lead_id)
         return LeadDetail(lead=lead, emails=emails, audit=await audit.trail("lead", lead_id))
+
+
+def _sources(current: Lead, source: str) -> list[str]:
+    """Every source that found ``current``, ``source`` added at the end if it is new."""
+    sources = list(current.discovery_metadata.get("sources") or [])
+    if not sources and current.discovery_source:
+        # A lead stored before sources were listed: its one source so far.
+        sources.append(current.discovery_source)
+    if source not in sources:
+        sources.append(source)
+    return sources
+
+
+class _Seen(msgspec.Struct, kw_only=True):
+    """The fields of a stored lead that :func:`same_business` compares."""
+
+    business_name: str
+    website_url: str | None
+    latitude: float | None
+    longitude: float | None
+    phone: str | None
+    place_id: str | None
 
 
 def _plain(value: Any) -> Any:

@@ -13,6 +13,7 @@ import msgspec
 
 from ..addresses import sendable_address
 from ..crypto import Vault
+from ..identity import normalize_name
 from ..models import (
     AuditEntry,
     Email,
@@ -105,8 +106,10 @@ def lead_from_row(row: dict[str, Any], vault: Vault) -> Lead:
 
 
 def lead_columns(values: dict[str, Any], vault: Vault) -> dict[str, Any]:
-    """Column values for writing lead fields: personal data encrypted, email hashed."""
+    """Column values for writing lead fields: personal data encrypted, email hashed, name keyed."""
     out = dict(values)
+    if "business_name" in out:
+        out["name_key"] = normalize_name(out["business_name"] or "")
     if "email" in out:
         # Stored in the form that sends: a non-ASCII domain in IDNA form.
         email = sendable_address(out["email"] or "") or None

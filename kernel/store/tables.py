@@ -35,6 +35,9 @@ class LeadRow(_Timestamped, tablename="leads"):
     #: The de-duplication identity (place id, data id, maps URL, or domain and name).
     identity_key = Varchar(length=512, unique=True)
     business_name = Varchar(length=512, index=True)
+    #: The normalized name (:func:`~outreach.kernel.identity.normalize_name`), to find the
+    #: same business found by another source under another id.
+    name_key = Varchar(length=512, null=True, default=None, index=True)
     category = Varchar(length=255, null=True, default=None, index=True)
     categories = JSON(default=[])
     location = Text(null=True, default=None)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from outreach.kernel.contracts import DiscoveryQuery
+from outreach.kernel.errors import OutreachError
 from outreach.kernel.runtime import Runtime
-from outreach.kernel.services.discovery import submit_discovery
+from outreach.kernel.services.discovery import check_fallback, submit_discovery
 
 from .common import CLI_ACTOR, echo_json, fail, with_runtime
 from .progress import run_job_with_bar
@@ -17,6 +18,12 @@ from .progress import run_job_with_bar
 @click.option("--near", help="Where: a town ('Austin, TX') or 'lat,lng'.")
 @click.option("--max", "max_results", type=int, help="Stop after this many businesses.")
 @click.option("--source", default="google_maps", show_default=True, help="The discovery source to use.")
+@click.option(
+    "--fallback",
+    default="",
+    metavar="SOURCES",
+    help="Comma-separated sources to try next if the source fails (e.g. google_places,openstreetmap).",
+)
 @click.option(
     "--lang",
     "language",
@@ -31,6 +38,7 @@ async def discover(
     near: str | None,
     max_results: int | None,
     source: str,
+    fallback: str,
     language: str | None,
     as_json: bool,
 ) -> None:
@@ -38,7 +46,8 @@ async def discover(
     search = DiscoveryQuery(
         query=query, location=(near or "").strip() or None, max_results=max_results, language=language
     )
-    job = await submit_discovery(rt, source, search, actor=CLI_ACTOR)
+    fallbacks = _fallback_names(rt, source, fallback)
+    job = await submit_discovery(rt, source, search, actor=CLI_ACTOR, fallback=fallbacks)
     where = f" near {search.location}" if search.location else ""
     job = await run_job_with_bar(rt, job, f"Searching {source} for {query!r}{where}")
     if as_json:
@@ -54,3 +63,12 @@ async def discover(
             click.echo(f"  {problem['message']}", err=True)
     if job.state != "succeeded":
         fail(job.error or f"The search ended {job.state}.")
+
+
+def _fallback_names(rt: Runtime, source: str, text: str) -> list[str]:
+    """The ``--fallback`` list, checked against the installed sources (a usage error if wrong)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    try:
+        return check_fallback(rt, source, names)
+    except OutreachError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--fallback'") from None

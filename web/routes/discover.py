@@ -1,4 +1,8 @@
-"""The Discover page: a search form that queues a discovery job, then its live progress."""
+"""The Discover page: a search form that queues a discovery job, then its live progress.
+
+The form names a source and, as checkboxes, the sources to go on with if it fails
+(in the order listed); the kernel refuses an unknown name, a repeat or the source itself.
+"""
 
 from __future__ import annotations
 
@@ -28,14 +32,15 @@ def _sources(request: Request[Any, Any, Any]) -> list[dict[str, str]]:
 
 
 def _context(
-    request: Request[Any, Any, Any], job: Any = None, values: dict[str, str] | None = None
+    request: Request[Any, Any, Any], job: Any = None, values: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     sources = _sources(request)
     names = [s["name"] for s in sources]
     default = DEFAULT_SOURCE if DEFAULT_SOURCE in names else (names[0] if names else "")
+    defaults = {"source": default, "fallback": [], "query": "", "near": "", "max": "", "lang": "en"}
     return {
         "sources": sources,
-        "values": {"source": default, "query": "", "near": "", "max": "", "lang": "en", **(values or {})},
+        "values": {**defaults, **(values or {})},
         "job": job,
         "finished": job is not None and job.state in FINISHED,
     }
@@ -50,7 +55,9 @@ async def discover_index(request: Request[Any, Any, Any]) -> Response[str]:
 @post("/discover", name="discover_submit", include_in_schema=False, status_code=200)
 async def discover_submit(request: Request[Any, Any, Any]) -> Response[Any]:
     """Queue a discovery job; htmx gets its progress block, a plain form is sent to the job's page."""
-    data = await form(request)
+    submitted = await request.form()
+    data: dict[str, Any] = await form(request)
+    fallback = [str(name).strip() for name in submitted.getall("fallback", []) if str(name).strip()]
     max_text = (data.get("max") or "").strip()
     if max_text and optional_int(max_text) is None:
         raise DiscoveryError(f"'{max_text}' is not a number; give the most results to find, such as 50.")
@@ -61,10 +68,10 @@ async def discover_submit(request: Request[Any, Any, Any]) -> Response[Any]:
         language=(data.get("lang") or "").strip() or None,
     )
     source = data.get("source") or DEFAULT_SOURCE
-    job = await submit_discovery(runtime(request), source, query, actor=WEB_ACTOR)
+    job = await submit_discovery(runtime(request), source, query, actor=WEB_ACTOR, fallback=fallback)
     if not is_fragment_request(request):
         return Redirect(f"/discover/{job.id}", status_code=303)
-    context = _context(request, job, data)
+    context = _context(request, job, {**data, "fallback": fallback})
     return render(request, "discover/index.html", context, block="progress", fragment=True)
 
 
@@ -76,6 +83,7 @@ async def discover_job(request: Request[Any, Any, Any], job_id: FromPath[int]) -
         raise NotFound(f"Job {job_id} is not a discovery; the Jobs page lists every job.")
     values = {
         "source": job.params.get("source", DEFAULT_SOURCE),
+        "fallback": job.params.get("fallback", []),
         "query": job.params.get("query", {}).get("query", ""),
         "near": job.params.get("query", {}).get("location") or "",
         "max": str(job.params.get("query", {}).get("max_results") or ""),
