@@ -73,7 +73,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
-    """Set ``stop`` on Ctrl+C or a termination request, on every platform.
+    """Set ``stop`` on Ctrl+C, a termination request or a closed terminal, on every platform.
 
     Windows' event loops take no signal handlers (``add_signal_handler`` raises), and
     there is no SIGTERM to catch but a SIGBREAK (Ctrl+Break); there the handler is set
@@ -83,7 +83,8 @@ def stop_on_signals(stop: asyncio.Event) -> None:
     import signal
 
     loop = asyncio.get_running_loop()
-    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+    # SIGHUP: the terminal the command runs in was closed.
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"):
         number = getattr(signal, name, None)
         if number is None:
             continue

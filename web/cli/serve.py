@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import sys
 import webbrowser
+from collections.abc import Iterator
+from typing import Any
 
 import click
 import structlog
@@ -38,6 +41,30 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+def _server_class():  # type: ignore[no-untyped-def]
+    """uvicorn's Server, its signal handling left to us (imported late: ``worker`` needs none)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """Stops when told, and lets the command exit 0 after a clean shutdown.
+
+        uvicorn re-raises the signal it caught once it shut down, so a Ctrl+C or a
+        closed terminal would end the process "killed by signal" although nothing was
+        lost; outreach's own handlers (:func:`stop_on_signals`) ask it to stop instead.
+        """
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server
+
+
+async def _exit_when(stop: asyncio.Event, server: Any) -> None:
+    await stop.wait()
+    server.should_exit = True
 
 
 def can_open_browser() -> bool:
@@ -87,13 +114,20 @@ def serve(ctx: click.Context, host: str | None, port: int | None, open_browser: 
         rt = await Runtime.open(settings)
         rt.listening = f"{host}:{sock.getsockname()[1]}"
         app = create_app(rt, run_background=True)
-        server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+        server = _server_class()(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
         url = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{sock.getsockname()[1]}/"
         log.info("server_started", url=url, data_dir=str(settings.data_path), log_file=str(log_file))
         click.echo(f"outreach is running at {url} (Ctrl+C to stop)", err=True)
         if open_browser and can_open_browser():
             asyncio.get_running_loop().call_later(0.5, webbrowser.open, url)
-        await server.serve(sockets=[sock])
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        watcher = asyncio.create_task(_exit_when(stop, server))
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            watcher.cancel()
+        log.info("server_stopped", url=url)
 
     run(main())
 
