@@ -83,7 +83,9 @@ async def test_a_complaint_about_a_message_id_we_do_not_know_is_matched_by_the_c
     (email_id,) = (await enrolled(rt, 1, sequence=ONE_STEP, email=lambda _: expected["recipient"])).values()
     assert (await rt.outbox.run_until_idle()).sent == 1
 
-    record = await rt.inbound.process(InboundMessage(raw=(COMPLAINTS / row["file"]).read_bytes(), source="test"))
+    record = await rt.inbound.process(
+        InboundMessage(raw=(COMPLAINTS / row["file"]).read_bytes(), source="test")
+    )
     await reputation_for(rt.plugins.context).settle()
 
     assert (record.email_id, record.matched_by) == (email_id, "address")

@@ -71,10 +71,13 @@ def test_the_binary_serves_the_dashboard_and_imports_a_csv(running, tmp_path: Pa
     url, data = running
     status, page = _get(url)
     assert status == 200
-    assert "<title>" in page and "outreach" in page.lower()
+    assert "<title>" in page
+    assert "outreach" in page.lower()
     assert _get(url + "static/htmx/htmx.min.js")[0] == 200
     csv = tmp_path / "dentists.csv"
-    csv.write_text("business_name,email,city\nBright Smile Dental,hello@brightsmile.example,Austin\n", encoding="utf-8")
+    csv.write_text(
+        "business_name,email,city\nBright Smile Dental,hello@brightsmile.example,Austin\n", encoding="utf-8"
+    )
     imported = subprocess.run(
         [str(BINARY), "--data-dir", str(data), "leads", "import", str(csv)],
         capture_output=True,
@@ -91,4 +94,5 @@ def test_the_binary_serves_the_dashboard_and_imports_a_csv(running, tmp_path: Pa
 def test_the_binary_is_the_command_line_too() -> None:
     result = subprocess.run([str(BINARY), "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
-    assert "serve" in result.stdout and "leads" in result.stdout
+    assert "serve" in result.stdout
+    assert "leads" in result.stdout

@@ -102,7 +102,13 @@ async def test_the_inbound_path_reads_a_numeric_date_in_the_matched_leads_countr
 
 async def test_analysis_alone_reads_the_date_from_the_message_time_zone() -> None:
     class Email:
-        id, to_address, from_address, subject, message_id = 1, "a@b.example", "c@d.example", "Hi", "<x@d.example>"
+        id, to_address, from_address, subject, message_id = (
+            1,
+            "a@b.example",
+            "c@d.example",
+            "Hi",
+            "<x@d.example>",
+        )
 
     raw = _out_of_office(Email, "05/06").replace(b"+0000", b"-0500")
     analysis = await analyze_message(raw, [RuleClassifier(today=lambda: datetime.now(UTC))])

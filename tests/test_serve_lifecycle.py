@@ -31,7 +31,8 @@ def test_serve_on_a_free_port_stops_cleanly_on_a_signal(tmp_path: Path, stop: si
             if found:
                 url = found.group(1)
                 break
-        assert url and not url.endswith(":0/")
+        assert url
+        assert not url.endswith(":0/")
         deadline = time.monotonic() + 30
         while True:
             try:
