@@ -179,6 +179,19 @@ class DeliverabilitySettings(_Section):
     move_when_paused: bool = False
 
 
+class UpdatesSettings(_Section):
+    """``[updates]``: whether outreach looks for a newer release, and where."""
+
+    #: Ask PyPI, at most once a day, whether a newer release exists (never at start-up's expense).
+    check: bool = False
+    #: The base of PyPI's JSON API (``{pypi_url}/outreach/json``).
+    pypi_url: str = "https://pypi.org/pypi"
+    #: Where ``outreach self-update`` downloads the desktop binary: ``{version}`` and
+    #: ``{platform}`` (``linux-x86_64``, ``macos-arm64``, ``windows-x86_64`` ...) are filled
+    #: in; the file's SHA-256 is read from the same address with ``.sha256`` appended.
+    download_url: str | None = None
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -195,6 +208,7 @@ class Settings(_Section):
     tracking: TrackingSettings = msgspec.field(default_factory=TrackingSettings)
     analysis: AnalysisSettings = msgspec.field(default_factory=AnalysisSettings)
     deliverability: DeliverabilitySettings = msgspec.field(default_factory=DeliverabilitySettings)
+    updates: UpdatesSettings = msgspec.field(default_factory=UpdatesSettings)
     #: ``[plugins.<name>]`` tables, decoded by each plugin with :func:`decode_section`.
     plugins: dict[str, dict[str, Any]] = {}
     #: Where the settings were read from (not a key in the file).

@@ -6,9 +6,11 @@ service through it; tests open a fresh one per test on a temporary data director
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 import structlog
 
@@ -37,6 +39,7 @@ from .services.tracking import TrackingService
 from .services.transitions import utcnow
 from .store.engine import open_database
 from .store.pool import PooledSQLiteEngine
+from .updates import UpdateCheck
 
 log = structlog.get_logger("outreach.runtime")
 
@@ -73,6 +76,12 @@ class Runtime:
         self.poller = InboundPoller(self)
         self.periodic = PeriodicTasks(self)
         self.runner = JobRunner(self)
+        self.updates = UpdateCheck(
+            enabled=settings.updates.check,
+            pypi_url=settings.updates.pypi_url,
+            cache_dir=settings.data_path / "cache",
+        )
+        self._update_task: asyncio.Task[Any] | None = None
         self.runner.register(discovery.JOB_KIND, discovery.run_discovery)
         self.runner.register(analysis.JOB_KIND, analysis.run_analysis)
         self.runner.register(retention.JOB_KIND, retention.run_retention)
@@ -129,9 +138,16 @@ class Runtime:
         self.outbox.start()
         self.poller.start()
         self.periodic.start()
+        if self.updates.due():
+            # In the background: start-up never waits for PyPI.
+            self._update_task = asyncio.get_running_loop().create_task(
+                self.updates.run(), name="update-check"
+            )
 
     async def close(self) -> None:
         """Stop background work (running jobs stay resumable) and close senders' and sources' connections."""
+        if self._update_task is not None:
+            self._update_task.cancel()
         await self.periodic.stop()
         await self.poller.stop()
         await self.outbox.stop()

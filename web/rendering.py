@@ -52,6 +52,13 @@ def csrf_token(request: Request[Any, Any, Any]) -> str:
     return value_or_default(ScopeState.from_scope(request.scope).csrf_token, "")
 
 
+def _update_available(request: Request[Any, Any, Any]) -> Any:
+    """The newer release the update check found, if any (see :mod:`outreach.kernel.updates`)."""
+    runtime = request.app.state.get("runtime")
+    updates = getattr(runtime, "updates", None)
+    return updates.available if updates is not None else None
+
+
 def render(
     request: Request[Any, Any, Any],
     template: str,
@@ -77,6 +84,7 @@ def render(
         "nav": request.app.state.navigation,
         "current_path": request.url.path,
         "signed_in": request.scope.get(AUTH_SCOPE_KEY) == "cookie",
+        "update": _update_available(request),
     }
     compiled = env.get_template(template)
     as_fragment = is_fragment_request(request) if fragment is None else fragment

@@ -20,6 +20,7 @@ import msgspec
 import structlog
 
 from ..models import AuditEntry
+from ..self_update import database_backups
 from ..store.engine import checkpoint, read_transaction, write_transaction
 from ..store.mapping import (
     audit_from_row,
@@ -227,6 +228,10 @@ async def erase_data(
         else:
             await audit.record("lead", lead_id or 0, "erased", actor, new=msgspec.to_builtins(report))
     await checkpoint()
+    # A copy kept for a rollback of the desktop app would still hold what was just erased.
+    for backup in database_backups(rt.settings.database_path):
+        backup.unlink(missing_ok=True)
+        log.info("database_backup_removed", path=str(backup), why="an erasure")
     rt.plugins.notify("address_erased", message_ids=held.message_ids, context=rt.plugins.context)
     log.info("data_erased", suppression_id=entry_id, **msgspec.to_builtins(report))
     return report

@@ -138,12 +138,23 @@ async def applied_ids(engine: PooledSQLiteEngine) -> set[str]:
     return {row["name"] for row in rows}
 
 
-async def migrate() -> list[str]:
-    """Apply every migration not yet applied; return the ids applied now."""
+async def migrate(database: Path | None = None) -> list[str]:
+    """Apply every migration not yet applied; return the ids applied now.
+
+    A database that already has tables is first copied aside (once per version of
+    outreach), so ``outreach self-update --rollback`` can give the older version back
+    the schema it knows.
+    """
     engine = current_engine()
     known = migration_ids()
-    if known is not None and known <= await applied_ids(engine):
+    applied = await applied_ids(engine)
+    if known is not None and known <= applied:
         return []
+    if database is not None and applied:
+        from ..self_update import backup_before_migrating
+        from ..updates import running_version
+
+        backup_before_migrating(database, running_version())
     return await _run_migrations(engine)
 
 
@@ -177,5 +188,5 @@ async def open_database(path: Path, busy_timeout: float = 30.0) -> PooledSQLiteE
     lock = path.with_name(path.name + ".lock")
     with _file_lock(lock):
         await engine.run_ddl("PRAGMA journal_mode=WAL")
-        await migrate()
+        await migrate(path)
     return engine
