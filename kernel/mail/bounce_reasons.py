@@ -111,7 +111,7 @@ TEXT_RULES: tuple[ReasonRule, ...] = (
     _rule(
         "hostunknown",
         r"host\s+(?:or\s+domain\s+name\s+)?not\s+found|domain\s+(?:not\s+found|does\s+not\s+exist)"
-        r"|no\s+such\s+domain|unknown\s+host|name\s+service\s+error|no\s+mx\s+(?:record|host)|nxdomain"
+        r"|no\s+such\s+domain|unknown\s+host|name\s+service\s+error|nxdomain"
         r"|unrouteable\s+mail\s+domain",
         "No such domain.",
     ),
@@ -134,7 +134,8 @@ TEXT_RULES: tuple[ReasonRule, ...] = (
     # A filter refused the message itself (its headers or content), not the address.
     _rule(
         "filtered",
-        r"header\s+error|content\s+filter|message\s+(?:was\s+)?filtered|rejected\s+by\s+(?:a\s+|the\s+)?filter",
+        r"header\s+error|content\s+filter|message\s+(?:was\s+)?filtered|rejected\s+by\s+(?:a\s+|the\s+)?filter"
+        r"|refused\s+due\s+to\s+recipient\s+preferences",
         "554 554 5.7.0 Header error (state 18).",
     ),
     _rule(
@@ -151,7 +152,8 @@ TEXT_RULES: tuple[ReasonRule, ...] = (
     ),
     _rule(
         "notaccept",
-        r"does\s+not\s+accept\s+(?:any\s+)?mail|not\s+accepting\s+(?:any\s+)?mail|null\s+mx",
+        r"does\s+not\s+accept\s+(?:any\s+)?mail|not\s+accepting\s+(?:any\s+)?mail|null\s+mx"
+        r"|no\s+mx\s+(?:record|host)",
         "556 5.1.10 Recipient address has null MX",
     ),
 )
@@ -170,6 +172,7 @@ STATUS_RULES: dict[str, str] = {
     "5.2.2": "mailboxfull",
     "4.2.2": "mailboxfull",
     "5.2.3": "emailtoolarge",
+    "5.3.5": "systemerror",
     "5.3.4": "emailtoolarge",
     "4.4.1": "expired",
     "4.4.7": "expired",
@@ -189,6 +192,17 @@ _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 # An enhanced code right after a reply code ("550-'5.2.2", "550 #5.1.0") is the remote's own.
 _REPLIED_STATUS = re.compile(r"(?<![\d.])[245]\d\d[\s-]+['\"#<(]?\s*#?([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
 _REPLY = re.compile(r"(?<![\d.#-])([245][0-5][0-9])(?!\d|\.\d)")
+
+
+#: The remote server's own answer quoted at the end of a reporting server's sentence:
+#: "554 4.4.7 Message expired: unable to deliver in 840 minutes.<421 4.4.2 Connection timed out>".
+_INNER_REPLY = re.compile(r"<([245]\d\d)[ -]([245]\.\d{1,3}\.\d{1,3})\b[^<>]*>")
+
+
+def inner_reply(text: str) -> tuple[str, str] | None:
+    """``(reply code, enhanced status)`` of a remote answer quoted in angle brackets, or None."""
+    found = _INNER_REPLY.search(text or "")
+    return (found.group(1), found.group(2)) if found else None
 
 
 def find_status(text: str) -> str | None:

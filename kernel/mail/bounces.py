@@ -14,7 +14,7 @@ from email.message import Message
 import msgspec
 
 from .addresses import plain_address
-from .bounce_reasons import find_reply_code, find_status, is_hard, reason_for
+from .bounce_reasons import find_reply_code, find_status, inner_reply, is_hard, reason_for
 from .message import body_text, header, walk
 from .notices import COPY_MARKERS, failed_lines, looks_like_notice, notice_text
 from .original import original_message_id
@@ -120,11 +120,13 @@ def _from_dsn(message: Message) -> list[BouncedRecipient] | SuccessReport | None
             continue
         diagnostic = _field(block, "Diagnostic-Code") or _field(block, "X-Supplementary-Info")
         said = diagnostic.partition(";")[2] or diagnostic
+        # The remote's last answer, quoted by the server that gave up, is the most exact.
+        quoted = inner_reply(said)
         recipients.append(
             _recipient(
                 address,
-                status=_status(_field(block, "Status"), said),
-                reply_code=find_reply_code(said),
+                status=quoted[1] if quoted else _status(_field(block, "Status"), said),
+                reply_code=quoted[0] if quoted else find_reply_code(said),
                 diagnostic=diagnostic,
                 action=action or "failed",
                 context=context,
@@ -156,17 +158,20 @@ def _from_ses(message: Message) -> list[BouncedRecipient] | SuccessReport | None
 
 def _from_text(message: Message) -> list[BouncedRecipient]:
     notice = notice_text(message)
-    return [
-        _recipient(
-            line.address,
-            status=find_status(line.text),
-            reply_code=find_reply_code(line.text),
-            diagnostic=" ".join(line.text.split())[:500],
-            action="delayed" if line.temporary else "failed",
-            context=notice,
+    recipients = []
+    for line in failed_lines(message):
+        quoted = inner_reply(line.text)
+        recipients.append(
+            _recipient(
+                line.address,
+                status=quoted[1] if quoted else find_status(line.text),
+                reply_code=quoted[0] if quoted else find_reply_code(line.text),
+                diagnostic=" ".join(line.text.split())[:500],
+                action="delayed" if line.temporary else "failed",
+                context=notice,
+            )
         )
-        for line in failed_lines(message)
-    ]
+    return recipients
 
 
 def read_report(message: Message) -> Bounce | SuccessReport | None:

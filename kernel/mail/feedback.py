@@ -14,6 +14,7 @@ Three shapes arrive:
 from __future__ import annotations
 
 import re
+from email import message_from_string, policy
 from email.message import Message
 
 import msgspec
@@ -55,8 +56,19 @@ def _report_fields(message: Message) -> Message | None:
     return None
 
 
-def _enclosed_recipient(message: Message) -> str | None:
+def _enclosed_headers(message: Message) -> Message | None:
+    """The original's headers: an attached copy's, or a ``text/rfc822-headers`` part read as headers."""
     inner = enclosed_message(message)
+    if inner is not None:
+        return inner
+    for part in walk(message):
+        if part.get_content_type() == "text/rfc822-headers":
+            return message_from_string(part_text(part).lstrip(), policy=policy.default)
+    return None
+
+
+def _enclosed_recipient(message: Message) -> str | None:
+    inner = _enclosed_headers(message)
     if inner is None:
         return None
     for name in ("X-HmXmrOriginalRecipient", "Original-Rcpt-To", "To"):
