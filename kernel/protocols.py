@@ -50,7 +50,12 @@ class Progress(Protocol):
 
 @runtime_checkable
 class DiscoverySource(Protocol):
-    """Finds businesses: a map search, a file import, a directory."""
+    """Finds businesses: a map search, a file import, a directory.
+
+    A source may also define ``label`` (the name the Discover page shows) and
+    ``readiness() -> str | None``: a sentence saying what stops a search before it
+    starts (no browser, no API key) and how to fix it, shown on the Discover page.
+    """
 
     name: str
 

@@ -37,6 +37,12 @@ class GoogleMapsSource:
         self.options = options
         self.context = context
 
+    def readiness(self) -> str | None:
+        """What stops a search before it starts (no Chromium), with the fix; None when it can run."""
+        from .chromium import chromium_problem
+
+        return chromium_problem(self.options.chromium)
+
     async def discover(self, query: DiscoveryQuery, progress: Progress) -> AsyncIterator[DiscoveredBusiness]:
         """Yield each place found for ``query`` near ``query.location``."""
         from .source import MapsSearch

@@ -7,7 +7,6 @@ flags that stop Chromium from phoning home on its own.
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,13 +20,12 @@ from playwright.async_api import Error as PlaywrightError
 
 from outreach.kernel import DiscoveryError
 
+from .chromium import find_chromium, install_hint
 from .options import GoogleMapsOptions
 from .selectors import CONSENT_BUTTON, CONSENT_FORM, first_match
 
 log = structlog.get_logger("outreach.plugins.google_maps")
 
-CHROMIUM_ENV = "OUTREACH_CHROMIUM"
-SYSTEM_CHROMIUMS = ("/usr/bin/chromium", "/usr/lib/chromium/chromium", "/usr/bin/chromium-browser")
 LAUNCH_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -37,32 +35,10 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-INSTALL_HINT = (
-    "Install one (Debian or Ubuntu: `apt-get install chromium`; elsewhere: "
-    "`python -m playwright install chromium`), or set [plugins.google_maps] chromium "
-    f"or {CHROMIUM_ENV} to the path of a Chromium or Chrome binary."
-)
 
 
 class RateLimited(DiscoveryError):
     """Google answered with its ``/sorry/`` page: this client must slow down."""
-
-
-def find_chromium(configured: str | None) -> str | None:
-    """The Chromium to launch: configured, ``OUTREACH_CHROMIUM``, the system's; None for Playwright's own."""
-    for value, where in (
-        (configured, "[plugins.google_maps] chromium"),
-        (os.environ.get(CHROMIUM_ENV), CHROMIUM_ENV),
-    ):
-        if value:
-            path = Path(value).expanduser()
-            if not path.is_file():
-                raise DiscoveryError(f"No Chromium at {path} (from {where}). {INSTALL_HINT}")
-            return str(path)
-    for candidate in SYSTEM_CHROMIUMS:
-        if Path(candidate).is_file():
-            return candidate
-    return None
 
 
 def _exists(path: str) -> bool:
@@ -89,7 +65,7 @@ async def open_browser(options: GoogleMapsOptions, language: str) -> AsyncIterat
     executable = find_chromium(options.chromium)
     async with async_playwright() as playwright:
         if executable is None and not _exists(playwright.chromium.executable_path):
-            raise DiscoveryError(f"No Chromium was found. {INSTALL_HINT}")
+            raise DiscoveryError(f"No Chromium was found. {install_hint()}")
         launch: dict[str, Any] = {"headless": options.headless, "args": LAUNCH_ARGS}
         if executable:
             launch["executable_path"] = executable
@@ -101,7 +77,8 @@ async def open_browser(options: GoogleMapsOptions, language: str) -> AsyncIterat
         except PlaywrightError as exc:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DiscoveryError(
-                f"Chromium ({executable or 'Playwright build'}) would not start: {first_line}. {INSTALL_HINT}"
+                f"Chromium ({executable or 'Playwright build'}) would not start: {first_line}. "
+                + install_hint()
             ) from None
         try:
             context = await browser.new_context(

@@ -23,12 +23,20 @@ from . import WEB_ACTOR, form, optional_int, runtime
 DEFAULT_SOURCE = "google_maps"
 
 
-def _sources(request: Request[Any, Any, Any]) -> list[dict[str, str]]:
-    """The registered discovery sources, with the label each gives itself."""
-    return [
-        {"name": source.name, "label": getattr(source, "label", source.name)}
-        for source in runtime(request).plugins.discovery_sources
-    ]
+def _sources(request: Request[Any, Any, Any]) -> list[dict[str, str | None]]:
+    """The registered discovery sources, with the label each gives itself and what stops it, if
+    anything (a source may say so through an optional ``readiness()``: no browser, no key)."""
+    found: list[dict[str, str | None]] = []
+    for source in runtime(request).plugins.discovery_sources:
+        readiness = getattr(source, "readiness", None)
+        found.append(
+            {
+                "name": source.name,
+                "label": getattr(source, "label", source.name),
+                "problem": readiness() if callable(readiness) else None,
+            }
+        )
+    return found
 
 
 def _context(
