@@ -54,6 +54,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "outreach.plugins.reputation",
     "outreach.plugins.deliverability",
     "outreach.plugins.google_maps",
+    "outreach.plugins.google_places",
+    "outreach.plugins.openstreetmap",
 )
 
 #: Registration hooks and the registry each one fills: attribute, hook, kind, Protocol.

@@ -30,6 +30,15 @@ from .progress import run_job_with_bar
     default=None,
     help="Language of the results' labels (default: [plugins.google_maps] language, else en).",
 )
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=lambda _ctx, _param, values: _tags(values),
+    help="An OpenStreetMap tag to search for (repeatable; a place with any of them matches), "
+    "e.g. --tag shop=bicycle; for --source openstreetmap.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the job's outcome as JSON.")
 @with_runtime
 async def discover(
@@ -40,11 +49,16 @@ async def discover(
     source: str,
     fallback: str,
     language: str | None,
+    tags: list[str],
     as_json: bool,
 ) -> None:
     """Find businesses matching QUERY (for example "dentists") and store them as leads."""
     search = DiscoveryQuery(
-        query=query, location=(near or "").strip() or None, max_results=max_results, language=language
+        query=query,
+        location=(near or "").strip() or None,
+        max_results=max_results,
+        language=language,
+        options={"tags": tags} if tags else {},
     )
     fallbacks = _fallback_names(rt, source, fallback)
     job = await submit_discovery(rt, source, search, actor=CLI_ACTOR, fallback=fallbacks)
@@ -72,3 +86,17 @@ def _fallback_names(rt: Runtime, source: str, text: str) -> list[str]:
         return check_fallback(rt, source, names)
     except OutreachError as exc:
         raise click.BadParameter(str(exc), param_hint="'--fallback'") from None
+
+
+def _tags(values: tuple[str, ...]) -> list[str]:
+    """The ``--tag`` values as ``key=value`` (a usage error for one that is not)."""
+    tags = []
+    for value in values:
+        key, sep, tag_value = value.strip().partition("=")
+        if not sep or not key.strip() or not tag_value.strip():
+            raise click.BadParameter(
+                f"'{value}' is not KEY=VALUE; write for example --tag shop=bakery (or KEY=* for any value).",
+                param_hint="'--tag'",
+            )
+        tags.append(f"{key.strip()}={tag_value.strip()}")
+    return tags
