@@ -62,7 +62,9 @@ COMMANDS: dict[str, LazyCommand] = {
         ".sequences", "sequences", "Load, list and preview sequences (a first email and its follow-ups)."
     ),
     "self-update": LazyCommand(
-        ".update", "self_update", "Replace the desktop app with the newest release; the current one is kept."
+        ".update",
+        "self_update",
+        "Replace the desktop app with the newest release; the current one is kept for --rollback.",
     ),
     "serve": LazyCommand(".serve", "serve", "Run the web app (with the job runner) until interrupted."),
     "worker": LazyCommand(
