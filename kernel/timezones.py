@@ -1,6 +1,6 @@
 """Finding a recipient's timezone: from the lead's coordinates, else its city, else its country.
 
-Coordinates go through timezonefinder (offline polygons; loaded once, on first use).
+Coordinates go through tzfpy (offline polygons, compiled in; loaded once, on first use).
 A city (the lead's ``city``, else the town its ``location`` address names) goes
 through the offline gazetteer (:mod:`.gazetteer`), narrowed by the lead's country
 and by a US state the address names: "Austin, TX" is in America/Chicago even when
@@ -30,20 +30,22 @@ def _timezone_finder() -> Any:
     global _finder
     with _finder_lock:
         if _finder is None:
-            from timezonefinder import TimezoneFinder
+            import tzfpy
 
-            _finder = TimezoneFinder()
+            tzfpy.get_tz(0.0, 0.0)  # its polygons are read on the first lookup: do that now
+            _finder = tzfpy
         return _finder
 
 
 def timezone_at(latitude: float, longitude: float) -> str | None:
-    """The IANA timezone at a point; None at sea or for impossible coordinates."""
+    """The IANA timezone at a point (an ``Etc/GMT`` zone at sea); None for impossible coordinates."""
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         return None
-    try:
-        return _timezone_finder().timezone_at(lat=latitude, lng=longitude)
-    except ValueError:
-        return None
+    zones = _timezone_finder().get_tzs(longitude, latitude)
+    # Where two zones' polygons overlap both are in use, as Xinjiang keeps its own time
+    # (Asia/Urumqi) beside the official Beijing time: the local one is the likelier clock.
+    local = [zone for zone in zones if zone not in _main_zones()]
+    return (local or zones or [None])[0]
 
 
 @functools.cache
@@ -61,6 +63,11 @@ def _country_zones() -> dict[str, str]:
                 zones.setdefault(fields[0].upper(), fields[2])
         break
     return zones
+
+
+@functools.cache
+def _main_zones() -> frozenset[str]:
+    return frozenset(_country_zones().values())
 
 
 def country_timezone(country_code: str | None) -> str | None:

