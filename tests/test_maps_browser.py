@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+import structlog.testing
 from maps_fixture import MapsFixture
 
 from outreach.kernel import DiscoveryQuery
@@ -205,3 +206,84 @@ async def test_an_unreachable_base_url_and_a_missing_browser_are_sentences(open_
     assert job.state == "failed"
     assert f"No Chromium at {missing}" in job.error
     assert "apt-get install chromium" in job.error
+
+
+# -- a search that lands on one place's page ---------------------------------------------
+
+
+def _assert_is(lead, place) -> None:
+    """``lead`` carries every field of ``place`` that a place page shows."""
+    assert lead.business_name == place.name
+    assert lead.category == place.category
+    assert lead.location == place.address
+    assert lead.phone == place.phone_e164
+    assert lead.website_url == place.website
+    assert lead.rating == place.rating
+    assert lead.review_count == place.reviews
+    assert (lead.latitude, lead.longitude) == (place.latitude, place.longitude)
+    assert lead.place_id == place.place_id
+    assert lead.discovery_metadata["data_id"] == place.data_id
+
+
+async def test_a_search_landing_on_a_place_url_yields_that_place_and_not_its_related_places(
+    maps, open_maps
+) -> None:
+    rt = await open_maps(maps)
+    place = maps.places_for("tipsy sticks")[1]
+    related = {p.name for p in maps.related_to("Tipsy Sticks")}
+    assert len(related) >= 3
+    served = len(maps.places_served)
+    job = await _search(rt, "Tipsy Sticks", near=None)
+    assert job.state == "succeeded", job.error
+    assert job.counters["found"] == 1
+    assert job.counters["details"] == 1
+    (lead,) = await _leads(rt)
+    _assert_is(lead, place)
+    assert lead.discovery_metadata["strategy"] == "place_dom+appinit"
+    assert lead.maps_url.startswith(f"{maps.url}/maps/place/")
+    # Only the landing itself was served: no related place's page was opened.
+    assert maps.places_served[served:] == [place.name]
+
+
+async def test_a_search_landing_on_a_place_by_its_content_yields_that_place(maps, open_maps) -> None:
+    rt = await open_maps(maps)
+    place = maps.places_for("kipriakon")[1]
+    served = len(maps.places_served)
+    with structlog.testing.capture_logs() as logs:
+        job = await _search(rt, "Kipriakon", near=None)
+    assert job.state == "succeeded", job.error
+    assert job.counters["found"] == 1
+    (lead,) = await _leads(rt)
+    # The URL is still the search's: ids and coordinates come from the embedded record.
+    _assert_is(lead, place)
+    assert "/maps/search/Kipriakon" in lead.maps_url
+    assert maps.places_served[served:] == [place.name]
+    assert {"event": "maps_search_landed_on_place", "by_url": False} in [
+        {k: entry.get(k) for k in ("event", "by_url")} for entry in logs
+    ]
+
+
+async def test_every_cell_of_a_grid_landing_on_one_place_gives_one_lead(maps, open_maps) -> None:
+    rt = await open_maps(maps)
+    searches = maps.hits["search"]
+    job = await _search(rt, "Tipsy Sticks", max_results=5, grid=2)
+    assert job.state == "succeeded", job.error
+    assert maps.hits["search"] - searches == 4  # each cell searched, each landed on the place
+    assert job.counters["found"] == 1
+    (lead,) = await _leads(rt)
+    assert lead.place_id == maps.places_for("tipsy sticks")[1].place_id
+
+
+async def test_a_results_list_with_related_carousels_yields_only_the_feed(open_maps) -> None:
+    with MapsFixture(per_search=10, first=5, batch=3, consent=False) as small:
+        rt = await open_maps(small)
+        job = await _search(rt, "florists", grid=1)
+        assert job.state == "succeeded", job.error
+        listed = small.search("florists", *map(float, AUSTIN.split(",")))
+        related = {p.name for p in small.related_to("florists")}
+        assert len(listed) == 10
+        assert len(related) == 3
+        assert job.counters["found"] == 10
+        leads = await _leads(rt)
+        assert sorted(lead.business_name for lead in leads) == sorted(p.name for p in listed)
+        assert not related & set(small.places_served)  # no related card was opened

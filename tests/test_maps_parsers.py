@@ -16,7 +16,13 @@ from outreach.plugins.google_maps.fields import (
     rebase,
     unwrap_redirect,
 )
-from outreach.plugins.google_maps.parse_dom import has_end_marker, parse_cards, parse_place_page
+from outreach.plugins.google_maps.parse_dom import (
+    has_end_marker,
+    is_place_url,
+    landing,
+    parse_cards,
+    parse_place_page,
+)
 from outreach.plugins.google_maps.parse_json import parse_app_state, parse_place_json, parse_tbm_map
 from outreach.plugins.google_maps.result import merge, to_business
 
@@ -209,3 +215,62 @@ def test_proxy_credentials_are_resolved_only_when_the_browser_starts(monkeypatch
     assert _proxy(options) == {"server": "http://proxy.example:3128", "username": "ann", "password": "s3cret"}
     with pytest.raises(Exception, match="a secret must be a reference"):
         decode_section({"proxy": {"server": "x", "password": "plain"}}, GoogleMapsOptions, where="test")
+
+
+# -- a search that lands on one place's page -----------------------------------------------
+
+SEARCH_URL = "https://www.google.com/maps/search/tipsy+sticks?hl=en"
+
+
+def test_a_place_page_is_a_landing_on_one_place_by_its_url_or_its_content() -> None:
+    corpus = _read("gosom_entry1_place_page_2023.html")
+    # Its pane is a labelled div.m6QErb, as a feed fallback is: the title decides.
+    assert landing(corpus, SEARCH_URL) == "place"
+    place = universe("tipsy sticks", 3)[1]
+    page = fixture_pages.place_page(place, universe("nearby tipsy sticks", 3))
+    assert landing(page, place.google_url) == "place"
+    assert landing(page, SEARCH_URL) == "place"
+    assert landing(page) == "place"
+    assert is_place_url(place.google_url)
+    assert not is_place_url(SEARCH_URL)
+    assert not is_place_url(None)
+
+
+def test_a_results_list_is_a_feed_even_with_related_carousels_and_a_place_url_wins() -> None:
+    places = universe("florists", 6)
+    plain = fixture_pages.results_page("florists", places, [], batch=7, delay_ms=0)
+    with_related = fixture_pages.results_page(
+        "florists", places, [], batch=7, delay_ms=0, related=universe("nearby florists", 3)
+    )
+    assert landing(plain, "https://www.google.com/maps/search/florists") == "feed"
+    assert landing(with_related) == "feed"
+    assert landing(with_related, places[0].google_url) == "place"
+    assert landing(fixture_pages.nothing_page("nothing here")) == "none"
+
+
+def test_the_cards_of_a_list_are_the_feed_s_own_not_the_related_places() -> None:
+    places = universe("florists", 6)
+    related = universe("nearby florists", 3)
+    html = fixture_pages.results_page("florists", places, [], batch=7, delay_ms=0, related=related)
+    assert html.count('role="article"') == len(places) + 2 * len(related)  # a carousel in and after the feed
+    assert [c.name for c in parse_cards(html)] == [p.name for p in places]
+
+
+def test_a_place_page_has_no_result_cards_and_reads_the_place_not_its_related_places() -> None:
+    place = universe("tipsy sticks", 3)[1]
+    related = universe("nearby tipsy sticks", 4)[:3]
+    page = fixture_pages.place_page(place, related)
+    assert page.count('role="article"') == 3
+    assert parse_cards(page) == []
+    dom = parse_place_page(page, place.google_url)
+    assert dom.name == place.name
+    assert dom.categories == [place.category]
+    assert dom.address == place.address
+    assert dom.phone == place.phone_e164
+    assert dom.website == place.website
+    assert dom.rating == place.rating
+    assert dom.review_count == place.reviews
+    business = to_business(merge(dom, parse_app_state(page)))
+    assert business.place_id == place.place_id
+    assert (business.latitude, business.longitude) == (place.latitude, place.longitude)
+    assert business.data_id == place.data_id

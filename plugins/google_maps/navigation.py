@@ -14,6 +14,7 @@ from . import selectors as css
 from .browser import pass_consent, raise_if_sorry
 from .grid import Cell
 from .options import GoogleMapsOptions
+from .parse_dom import Landing, is_place_url, landing
 
 log = structlog.get_logger("outreach.plugins.google_maps")
 
@@ -25,21 +26,33 @@ _FIND = """const find = (chain, all) => {
   }
   return all ? [] : null;
 };"""
+#: The results in a feed: cards of the first card selector that matches, leaving out the
+#: cards of related places (a carousel inside the feed is not more results).
+_COUNT = """const count = (feed, chain, related) => {
+  for (const selector of chain) {
+    const found = [...feed.querySelectorAll(selector)].filter(card => !card.closest(related));
+    if (found.length) return found.length;
+  }
+  return 0;
+};"""
 _SCROLL = (
-    "([feedChain, cardChain, endChain]) => {"
+    "([feedChain, cardChain, endChain, related]) => {"
     + _FIND
+    + _COUNT
     + """
   const feed = find(feedChain, false);
   if (!feed) return null;
   feed.scrollTop = feed.scrollHeight;
-  return {cards: find(cardChain, true).length, end: !!find(endChain, false)};
+  return {cards: count(feed, cardChain, related), end: !!find(endChain, false)};
 }"""
 )
 _GREW = (
-    "([feedChain, cardChain, endChain, before]) => {"
+    "([feedChain, cardChain, endChain, related, before]) => {"
     + _FIND
+    + _COUNT
     + """
-  return !find(feedChain, false) || find(cardChain, true).length > before || !!find(endChain, false);
+  const feed = find(feedChain, false);
+  return !feed || count(feed, cardChain, related) > before || !!find(endChain, false);
 }"""
 )
 #: Wait (in the page) until one selector of the chain matches or the deadline passes, then hand
@@ -109,24 +122,23 @@ async def load(page: Page, url: str, options: GoogleMapsOptions) -> None:
         raise_if_sorry(page.url)
 
 
-async def wait_for_results(page: Page, options: GoogleMapsOptions) -> str:
+async def wait_for_results(page: Page, options: GoogleMapsOptions) -> Landing:
     """What the search page became: ``feed``, ``place`` (one place opened directly) or ``none``."""
     try:
+        # A selector wait, not a script: it survives the page navigating while Maps settles.
         await page.wait_for_selector(
             css.first_match(css.FEED + css.TITLE), state="attached", timeout=options.timeout * 1000
         )
     except PlaywrightTimeout:
         raise_if_sorry(page.url)
-        return "none"
+        return "place" if is_place_url(page.url) else "none"
     raise_if_sorry(page.url)
-    if await page.locator(css.first_match(css.FEED)).count():
-        return "feed"
-    return "place"
+    return landing(await page.content(), page.url)
 
 
 async def scroll_feed(page: Page, limit: int, options: GoogleMapsOptions) -> str:
     """Scroll the results feed until the end marker, ``limit`` cards, or no growth; return its HTML."""
-    selectors = [list(css.FEED), list(css.CARD), list(css.END_OF_LIST)]
+    selectors = [list(css.FEED), list(css.CARD), list(css.END_OF_LIST), css.first_match(css.RELATED)]
     idle = 0
     while True:
         state = await page.evaluate(_SCROLL, selectors)

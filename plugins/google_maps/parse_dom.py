@@ -8,6 +8,8 @@ HTML and these read it. Every field follows its selector chain in :mod:`.selecto
 from __future__ import annotations
 
 import re
+from typing import Literal
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -178,10 +180,49 @@ def parse_card(card: LexborNode) -> PlaceResult:
     )
 
 
+def _drop_related(tree: LexborHTMLParser) -> None:
+    """Remove the sections of other places (carousels of related places) from ``tree``."""
+    for selector in css.RELATED:
+        # One at a time: a section nested in another is gone with it, never freed twice.
+        while (node := tree.css_first(selector)) is not None:
+            node.decompose()
+
+
 def parse_cards(html: str) -> list[PlaceResult]:
-    """Every result card in ``html`` (a results page, or just its feed), in order."""
+    """Every result card in ``html`` (a results page, or just its feed), in order.
+
+    Only the results feed's own cards count when the page has a feed; cards of related
+    places (a "People also search for" carousel, inside the feed or beside it) never do.
+    """
     tree = LexborHTMLParser(html)
-    return [result for result in map(parse_card, pick_all(tree, css.CARD)) if not result.empty]
+    _drop_related(tree)
+    root = pick(tree, css.RESULTS_FEED) or tree
+    return [result for result in map(parse_card, pick_all(root, css.CARD)) if not result.empty]
+
+
+Landing = Literal["feed", "place", "none"]
+
+
+def is_place_url(url: str | None) -> bool:
+    """Whether ``url`` is a single place's page (its path is ``/maps/place/...``)."""
+    return bool(url) and "/maps/place/" in urlsplit(url).path
+
+
+def landing(html: str, url: str | None = None) -> Landing:
+    """What a search opened: a results ``feed``, one ``place`` page, or ``none`` of the known layouts.
+
+    A place URL decides at once. Otherwise a results feed wins over a title (a list page
+    may carry headings too), and a place title with no results feed is a place page:
+    Maps opened the one place the search named.
+    """
+    if is_place_url(url):
+        return "place"
+    tree = LexborHTMLParser(html)
+    if pick(tree, css.RESULTS_FEED) is not None:
+        return "feed"
+    if pick(tree, css.TITLE) is not None:
+        return "place"
+    return "feed" if pick(tree, css.FEED) is not None else "none"
 
 
 def has_end_marker(html: str) -> bool:

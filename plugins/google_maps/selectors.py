@@ -12,6 +12,9 @@ Chain = tuple[str, ...]
 # -- results list --------------------------------------------------------------------
 
 FEED: Chain = ('div[role="feed"]', 'div[aria-label^="Results for"]', "div.m6QErb[aria-label]")
+#: The feed selectors only a results list matches: a place page's own panes are
+#: ``div.m6QErb`` labelled with the place's name, so the last ``FEED`` fallback matches them too.
+RESULTS_FEED: Chain = FEED[:2]
 END_OF_LIST: Chain = ("span.HlvSq", "p.fontBodyMedium > span > span.HlvSq")
 CARD: Chain = ('div[role="article"]', "div.Nv2PK")
 CARD_LINK: Chain = ("a.hfpxzc", 'a[href*="/maps/place/"]')
@@ -22,6 +25,15 @@ CARD_PHONE: Chain = ("span.UsdlK",)
 CARD_WEBSITE: Chain = ('a[data-value="Website"]', 'a[aria-label^="Visit"]', "a.lcr4fd")
 #: Lines of "Category · Address" and "Open ⋅ Closes 5 PM · Phone" text inside a card.
 CARD_INFO_LINE: Chain = ("div.W4Efsd > div.W4Efsd", "div.W4Efsd")
+#: Sections that show other places ("People also search for", related places), on a place page
+#: or inside a results feed. Their cards are not results: every selector here counts (a union,
+#: not a fallback chain), and cards inside any of them are left out.
+RELATED: Chain = (
+    '[aria-roledescription="carousel"]',
+    "div.fp2VUc",
+    '[aria-label^="People also search for"]',
+    '[aria-label^="Related places"]',
+)
 CARD_SPONSORED: Chain = ("span.jHLihd", "div.kpih0e", 'span[aria-label="Sponsored"]')
 
 # -- place page ----------------------------------------------------------------------

@@ -4,6 +4,8 @@ A run opens one browser. Each grid cell is searched on one page (the results fee
 scrolled to its end); the places found are then read on ``pages`` pages at once, each
 place page through every strategy (its DOM and its embedded JSON), merged with the card.
 A place page that fails or matches nothing keeps the card's data and counts as a miss.
+A search that opens one place's page directly yields that place alone, never the related
+places its page shows.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from .navigation import (
     with_language,
 )
 from .options import PLUGIN, GoogleMapsOptions
-from .parse_dom import parse_cards, parse_place_page
+from .parse_dom import is_place_url, parse_cards, parse_place_page
 from .parse_json import parse_app_state, parse_tbm_map
 from .result import PlaceResult, merge, to_business, with_url_facts
 
@@ -189,12 +191,8 @@ class _Run:
             await load(list_page, url, self.options)
             shape = await wait_for_results(list_page, self.options)
             if shape == "place":
-                # The search named one place and Maps opened it directly.
-                result = await self._read_place(list_page, PlaceResult(maps_url=list_page.url))
-                for fresh in self._new([result]):
-                    business = self._business(fresh)
-                    if business is not None:
-                        yield business
+                async for business in self._landed(list_page, url):
+                    yield business
                 continue
             if shape == "none":
                 self.progress.count("misses")
@@ -270,14 +268,42 @@ class _Run:
             while not pages.empty():
                 await pages.get_nowait().close()
 
+    async def _landed(self, page: Page, url: str) -> AsyncIterator[DiscoveredBusiness]:
+        """The one place a search opened directly (its name matched one place): that place only.
+
+        The cards of related places on its page are not results of the search: they are
+        neither yielded nor opened.
+        """
+        log.info("maps_search_landed_on_place", by_url=is_place_url(page.url))
+        result = await self._read_landing(page, url)
+        for fresh in self._new([result]):
+            self.progress.set_total(len(self.seen))
+            business = self._business(fresh)
+            if business is not None:
+                yield business
+
+    async def _read_landing(self, page: Page, url: str) -> PlaceResult:
+        """The place page the search is on, read where it is (it is not loaded again)."""
+        try:
+            html, _ = await html_when_ready(page, css.TITLE, self.options)
+        except RateLimited:
+            raise
+        except PlaywrightError as exc:
+            raise_if_sorry(page.url)
+            return self._miss(PlaceResult(), url, f"the place page did not load ({type(exc).__name__})")
+        raise_if_sorry(page.url)
+        # Maps may still show the search's URL; the place's own URL is better when known.
+        here = page.url if is_place_url(page.url) else None
+        result = self._read_html(html, PlaceResult(maps_url=here), url)
+        return result if result.maps_url else merge(result, PlaceResult(maps_url=page.url))
+
     async def _read_place(self, page: Page, card: PlaceResult) -> PlaceResult:
         """The card merged with what its place page shows; the card alone when the page fails."""
         if not card.maps_url:
             return card
         url = with_language(rebase(card.maps_url, self.options.base_url), self.language)
         try:
-            if page.url != card.maps_url:
-                await load(page, url, self.options)
+            await load(page, url, self.options)
             # A page in an unknown layout never shows the title; it is read anyway.
             html, _ = await html_when_ready(page, css.TITLE, self.options)
         except RateLimited:
@@ -286,6 +312,10 @@ class _Run:
             raise_if_sorry(page.url)
             return self._miss(card, url, f"the place page did not load ({type(exc).__name__})")
         raise_if_sorry(page.url)
+        return self._read_html(html, card, url)
+
+    def _read_html(self, html: str, card: PlaceResult, url: str) -> PlaceResult:
+        """A place page's HTML read through every strategy (DOM, embedded JSON), merged with the card."""
         dom = parse_place_page(html, card.maps_url)
         embedded = parse_app_state(html)
         if dom.empty and (embedded is None or embedded.empty):

@@ -33,16 +33,57 @@ def card(place: Place) -> str:
 </div></div></div></div><div class="Rwjeuc"><div class="etWJQ jym1ob kdfrQc">{website}</div></div></div></div>"""
 
 
-def results_page(query: str, first: list[Place], later: list[Place], *, batch: int, delay_ms: int) -> str:
-    """A results page: the feed holds ``first``; scrolling appends ``later`` in batches, then the end marker."""
+def related_card(place: Place) -> str:
+    """A small card of another place, as a "People also search for" carousel shows it.
+
+    Made for the tests from the shapes of tests/corpus/maps/gosom_entry1_place_page_2023.html
+    (``div.Ymd7jc[role=link]`` labelled "Name · 4.4 stars · 64 reviews · Category"), with the
+    role, class and link of a list card as 2026 pages give them: a reader that takes every
+    card on the page picks these up.
+    """
+    name = escape(place.name)
+    label = f"{name} · {place.rating} stars · {place.reviews} reviews · {escape(place.category)}"
+    return f"""<div class="Nv2PK Ymd7jc ZNTm2e" role="article" tabindex="0" aria-label="{label}" style="min-width:156px;max-width:156px">
+<a class="hfpxzc" aria-label="{name}" href="{escape(place.google_url)}"></a>
+<div class="HJCejf fontBodyMedium LCTIRd"><div class="UW56ye"><div class="y6ocjd"><span class="GgK1If qBF1Pd">{name}</span></div>
+<span><span class="Q5g20 fontBodyMedium"><span class="ZkP5Je" role="img" aria-label="{place.rating} stars {place.reviews} Reviews"><span class="MW4etd" aria-hidden="true">{place.rating}</span><span class="UY7F9" aria-hidden="true">({place.reviews})</span></span></span></span>
+<div class="Q5g20">{escape(place.category)}</div></div></div></div>"""
+
+
+def related_section(places: list[Place], heading: str = "People also search for") -> str:
+    """A heading and a carousel of related places (the corpus page's ``div.fp2VUc`` carousel)."""
+    if not places:
+        return ""
+    cards = "".join(related_card(p) for p in places)
+    return f"""<div class="zSdcRe"><h2 class="kPvgOb fontHeadlineSmall">{escape(heading)}</h2></div>
+<div aria-roledescription="carousel" class="fp2VUc"><div class="cRLbXd" style="min-height:100px">
+<div class="dryRY">{cards}</div></div></div>"""
+
+
+def results_page(
+    query: str,
+    first: list[Place],
+    later: list[Place],
+    *,
+    batch: int,
+    delay_ms: int,
+    related: list[Place] | None = None,
+) -> str:
+    """A results page: the feed holds ``first``; scrolling appends ``later`` in batches, then the end marker.
+
+    With ``related``, a "People also search for" carousel of those places sits inside the
+    feed (after its third card) and another after the feed, as list pages sometimes show.
+    """
     pending = json.dumps([card(p) for p in later])
-    cards = "\n".join(card(p) for p in first)
+    cards = "\n".join(card(p) for p in first[:3])
+    cards += related_section(related or []) + "\n".join(card(p) for p in first[3:])
+    after = related_section(related or [], "Related places")
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(query)} - Google Maps</title>
 <style>.m6QErb[role=feed]{{height:600px;overflow-y:auto}} .Nv2PK{{height:120px}}</style></head>
 <body><div role="main" aria-label="Results for {escape(query)}">
 <div class="m6QErb DxyBCb kA9KIf dS8AEf" role="feed" aria-label="Results for {escape(query)}" tabindex="-1">
 {cards}
-</div></div>
+</div>{after}</div>
 <script>
 (() => {{
   const feed = document.querySelector('div[role="feed"]');
@@ -86,8 +127,13 @@ def _small_record(place: Place) -> str:
     return json.dumps(state).replace("</", "<\\/")
 
 
-def place_page(place: Place) -> str:
-    """A place page as Maps renders it in 2025-2026 (a sponsored heading first when there is one)."""
+def place_page(place: Place, related: list[Place] | None = None) -> str:
+    """A place page as Maps renders it in 2025-2026 (a sponsored heading first when there is one).
+
+    Its pane is the ``div.m6QErb[role=main]`` labelled with the place's name, as in
+    tests/corpus/maps/gosom_entry1_place_page_2023.html; ``related`` places follow in a
+    "People also search for" carousel, as on that page.
+    """
     name = escape(place.name)
     sponsored = (
         '<h1 class="kpih0e fontHeadlineSmall">Sponsored · Smile Ads Inc.</h1>' if place.sponsored else ""
@@ -105,7 +151,7 @@ def place_page(place: Place) -> str:
         else ""
     )
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{name} - Google Maps</title></head>
-<body><div role="main" aria-label="{name}">
+<body><div class="m6QErb WNBkOb" role="main" aria-label="{name}">
 {sponsored}
 <div class="TIHn2"><div class="lMbq3e"><div><h1 class="DUwDvf lfPIob">{name}<span class="a5H0ec"></span></h1></div>
 <div class="LBgpqf"><div class="skqShb"><div class="F7nice "><span><span aria-hidden="true">{place.rating}</span><span class="ceNzKf" role="img" aria-label="{place.rating} stars "></span></span><span><span><span role="img" aria-label="{place.reviews:,} reviews">({place.reviews:,})</span></span></span></div></div>
@@ -117,7 +163,9 @@ def place_page(place: Place) -> str:
 {website}
 <button class="CsEnBe" data-item-id="phone:tel:{place.phone_e164}" aria-label="Phone: {escape(place.phone_national)} " data-tooltip="Copy phone number"><div class="Io6YTe">{escape(place.phone_national)}</div></button>
 <button class="CsEnBe" data-item-id="oloc" aria-label="Plus code: {escape(place.plus_code)}" data-tooltip="Copy plus code"><div class="Io6YTe">{escape(place.plus_code)}</div></button>
-</div></div>
+</div>
+{related_section(related or [])}
+</div>
 <script>window.APP_INITIALIZATION_STATE={_small_record(place)};window.APP_FLAGS=[];</script>
 </body></html>"""
 

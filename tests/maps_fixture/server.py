@@ -23,7 +23,12 @@ class MapsFixture:
     :param per_search: most places one search lists (Google's is about 120).
     :param first: cards in the feed before any scrolling; ``batch`` more per scroll.
     :param consent: send first-time visitors to the consent wall.
-    :param single: queries that open one place directly instead of a list.
+    :param single: queries that open one place directly instead of a list (a redirect to its
+        ``/maps/place/...`` URL).
+    :param in_place: queries whose search page is one place's page, under the search's own
+        URL (only the page's content says it is a place).
+    :param carousel: queries whose results page also shows "People also search for" carousels.
+    :param related: how many related places a place page (and a carousel) shows.
     :param broken: give one place a page in a layout no selector knows.
     """
 
@@ -37,16 +42,24 @@ class MapsFixture:
         delay_ms: int = 40,
         consent: bool = True,
         single: tuple[str, ...] = ("tipsy sticks",),
+        in_place: tuple[str, ...] = ("kipriakon",),
+        carousel: tuple[str, ...] = ("florists",),
+        related: int = 3,
         nominatim: dict[str, dict[str, object]] | None = None,
         broken: bool = True,
     ) -> None:
         self.per_search, self.places, self.first, self.batch = per_search, places, first, batch
         self.delay_ms, self.consent = delay_ms, consent
         self.single = {s.casefold() for s in single}
+        self.in_place = {s.casefold() for s in in_place}
+        self.carousel = {s.casefold() for s in carousel}
+        self.related = related
         self.nominatim = nominatim or {}
         self.broken = broken
         self.hits: collections.Counter[str] = collections.Counter()
         self.cards_served: list[str] = []
+        #: The name of each place page served, in order (a landing served in place included).
+        self.places_served: list[str] = []
         self.user_agents: list[str] = []
         self._server: ThreadingHTTPServer | None = None
 
@@ -87,6 +100,10 @@ class MapsFixture:
     def search(self, query: str, latitude: float, longitude: float) -> list[Place]:
         """What a search biased to a point lists: the nearest places, at most ``per_search``."""
         return nearest(self.places_for(query), latitude, longitude, self.per_search)
+
+    def related_to(self, query: str) -> list[Place]:
+        """The other places shown beside ``query``'s places ("Nearby ..."), never among its results."""
+        return universe(f"nearby {query}", self.places, broken=False)[: self.related]
 
     def place(self, query_name: str) -> Place | None:
         for candidate_query in {" ".join(query_name.split()[:-1]), query_name}:
@@ -169,14 +186,18 @@ class _Handler(BaseHTTPRequestHandler):
         if folded in self.owner.single:
             place = self.owner.places_for(query)[1]
             return self._redirect(place.google_url.replace("https://www.google.com", ""))
+        if folded in self.owner.in_place:
+            return self._send_place(self.owner.places_for(query)[1])
         match = _AT.search("/" + rest)
         latitude, longitude = (float(match.group(1)), float(match.group(2))) if match else CENTRE
         listed = self.owner.search(query, latitude, longitude)
         self.owner.cards_served.extend(p.place_id for p in listed)
         first, later = listed[: self.owner.first], listed[self.owner.first :]
-        self._send(
-            200, pages.results_page(query, first, later, batch=self.owner.batch, delay_ms=self.owner.delay_ms)
+        related = self.owner.related_to(query) if folded in self.owner.carousel else None
+        page = pages.results_page(
+            query, first, later, batch=self.owner.batch, delay_ms=self.owner.delay_ms, related=related
         )
+        self._send(200, page)
 
     def _place(self, rest: str) -> None:
         name = rest.split("/")[0].replace("+", " ")
@@ -184,7 +205,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.owner.hits["place"] += 1
         if place is None:
             return self._send(404, "<html><body>No such place</body></html>")
-        self._send(200, pages.broken_page(place) if place.broken else pages.place_page(place))
+        self._send_place(place)
+
+    def _send_place(self, place: Place) -> None:
+        self.owner.places_served.append(place.name)
+        if place.broken:
+            return self._send(200, pages.broken_page(place))
+        related = self.owner.related_to(" ".join(place.name.split()[:-1]))
+        self._send(200, pages.place_page(place, related))
 
     def _tbm(self, query: dict[str, list[str]]) -> None:
         self.owner.hits["tbm"] += 1
