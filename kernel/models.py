@@ -54,6 +54,8 @@ class Lead(msgspec.Struct, kw_only=True):
     version: int = 1
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: The lead's tags, sorted (see :mod:`outreach.kernel.services.lead_tags`).
+    tags: list[str] = []
 
 
 class Email(msgspec.Struct, kw_only=True):

@@ -37,6 +37,7 @@ from ..store.tables import (
     EnrollmentRow,
     InboundMessageRow,
     LeadRow,
+    LeadTagRow,
     SuppressionRow,
     TrackingEventRow,
 )
@@ -219,6 +220,9 @@ async def erase_data(
                     .returning(AuditRow.id)
                 )
                 report.audit_rows += len(scrubbed)
+        # The foreign key cascades too; deleting the tags first does not depend on it being enforced.
+        for start in range(0, len(held.leads), 500):
+            await LeadTagRow.delete().where(LeadTagRow.lead.is_in(held.leads[start : start + 500]))
         for table, ids in ((InboundMessageRow, held.inbound), (EmailRow, held.emails), (LeadRow, held.leads)):
             for start in range(0, len(ids), 500):
                 await table.delete().where(table.id.is_in(ids[start : start + 500]))  # type: ignore[attr-defined]

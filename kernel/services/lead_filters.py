@@ -1,4 +1,4 @@
-"""The WHERE clause of a lead list: state, category, location, minimum score and free text.
+"""The WHERE clause of a lead list: state, category, location, minimum score, tag and free text.
 
 On SQLite the clauses are shaped for the indexes of the review page (migration
 ``2026-11-26T10:26``): category and city (the location filter) compare whole values
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from piccolo.columns.combination import WhereRaw
 
 from ..store.tables import LeadRow
+from .lead_tags import tag_clause
 
 if TYPE_CHECKING:
     from .leads import LeadQuery
@@ -87,6 +88,8 @@ def where(query: LeadQuery) -> Any:
         clauses.append(location_clause(query.location.strip()))
     if query.min_score is not None:
         clauses.append(LeadRow.score >= query.min_score)
+    if query.tag:
+        clauses.append(tag_clause(query.tag))
     if query.text:
         clauses.extend(text_clauses(query.text))
     combined = None

@@ -16,7 +16,7 @@ from ..states import LEAD_MACHINE, REVIEW_UNDO_STATES, LeadState
 from ..store.engine import read_transaction, write_transaction
 from ..store.mapping import lead_columns, lead_from_row
 from ..store.tables import EmailRow, LeadRow
-from . import audit, lead_bulk, lead_enrichment
+from . import audit, lead_bulk, lead_enrichment, lead_tags
 from .lead_bulk import BulkResult
 from .lead_filters import where
 from .transitions import apply_transition, utcnow
@@ -84,8 +84,8 @@ class LeadQuery(msgspec.Struct, kw_only=True):
     """Filters, sort and page for a list of leads.
 
     ``category`` matches the whole category and ``location`` the whole city, both
-    ignoring case; every word of ``text`` must appear in the name, category, address,
-    city or website.
+    ignoring case; ``tag`` is one tag the lead carries; every word of ``text`` must
+    appear in the name, category, address, city or website.
     """
 
     state: str | None = None
@@ -93,6 +93,7 @@ class LeadQuery(msgspec.Struct, kw_only=True):
     location: str | None = None
     min_score: float | None = None
     text: str | None = None
+    tag: str | None = None
     sort: str = "id"
     descending: bool = False
     page: int = 1
@@ -116,12 +117,26 @@ class LeadService:
     def _lead(self, row: dict[str, Any]) -> Lead:
         return lead_from_row(row, self._rt.vault)
 
+    @staticmethod
+    async def with_tags(leads: list[Lead]) -> list[Lead]:
+        """``leads`` with their tags filled in (one query for the whole list)."""
+        found = await lead_tags.tags_of(lead.id for lead in leads)
+        for lead in leads:
+            lead.tags = found.get(lead.id, [])
+        return leads
+
     async def get(self, lead_id: int) -> Lead:
-        """One lead; :class:`NotFound` if there is none."""
+        """One lead, with its tags; :class:`NotFound` if there is none."""
         row = await LeadRow.select().where(LeadRow.id == lead_id).first()
         if row is None:
             raise NotFound(f"There is no lead with id {lead_id}; `outreach leads list` shows them.")
-        return self._lead(row)
+        return (await self.with_tags([self._lead(row)]))[0]
+
+    async def change_tags(
+        self, lead_ids: Iterable[int], *, add: Iterable[str] = (), remove: Iterable[str] = (), actor: str
+    ) -> lead_tags.TagChange:
+        """Add and remove tags on many leads; see :func:`.lead_tags.change_tags`."""
+        return await lead_tags.change_tags(lead_ids, add=add, remove=remove, actor=actor)
 
     async def find_by_email(self, email: str) -> list[Lead]:
         """Leads whose email address is ``email`` (matched by keyed hash)."""
@@ -153,8 +168,9 @@ class LeadService:
         async with read_transaction():
             rows = await select
             total = await count
+            items = await self.with_tags([self._lead(r) for r in rows])
         page, per_page = max(1, min(query.page, 1_000_000)), max(1, min(query.per_page, 500))
-        return Page(items=[self._lead(r) for r in rows], total=total, page=page, per_page=per_page)
+        return Page(items=items, total=total, page=page, per_page=per_page)
 
     async def ids_matching(self, query: LeadQuery) -> list[int]:
         """Ids of every lead matching ``query``'s filters (all pages)."""
@@ -334,6 +350,7 @@ class LeadService:
                 reason=reason,
                 changes=changes,
             )
+            await self.with_tags([lead])
         self.notify(lead, old, new_state, actor)
         return lead
 

@@ -64,6 +64,15 @@ class LeadRow(_Timestamped, tablename="leads"):
     version = Integer(default=1)
 
 
+class LeadTagRow(Table, tablename="lead_tags"):
+    """One tag on one lead (a lead carries each tag once); erased with its lead."""
+
+    lead = ForeignKey(references=LeadRow, on_delete=OnDelete.cascade, index=True)
+    #: The normalized tag (:func:`~outreach.kernel.services.lead_tags.normalize_tag`).
+    tag = Varchar(length=40, index=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
 class TemplateRow(_Timestamped, tablename="templates"):
     """A reusable email template (subject, text, optional HTML)."""
 
@@ -264,6 +273,7 @@ class PluginStateRow(_Timestamped, tablename="plugin_state"):
 
 ALL_TABLES: tuple[type[Table], ...] = (
     LeadRow,
+    LeadTagRow,
     TemplateRow,
     SequenceRow,
     SequenceStepRow,

@@ -1,4 +1,4 @@
-"""``outreach leads``: import, list, show and change the state of leads."""
+"""``outreach leads``: import, list, show, tag, export and change the state of leads."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from .common import (
     with_runtime,
     with_store,
 )
+from .lead_lists import export_leads, tag_leads, tag_option
 from .progress import run_job_with_bar
 from .sequences import ready
 
@@ -78,14 +79,21 @@ async def import_csv(rt: Runtime, file: str, mapping: tuple[str, ...], as_json: 
 @leads.command("list")
 @click.option("--state", type=click.Choice([s.value for s in LeadState]), help="Only leads in this state.")
 @click.option("--search", "text", help="Only leads whose name, category, address or website contains this.")
+@click.option("--tag", help="Only leads with this tag.")
 @paging_options()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the seed schema's field names).")
 @with_store
 async def list_leads(
-    rt: Runtime, state: str | None, text: str | None, page: int | None, per_page: int | None, as_json: bool
+    rt: Runtime,
+    state: str | None,
+    text: str | None,
+    tag: str | None,
+    page: int | None,
+    per_page: int | None,
+    as_json: bool,
 ) -> None:
     """List leads, by id: a page of them, or with --json every one."""
-    query, paging = LeadQuery(state=state, text=text), Paging(page, per_page)
+    query, paging = LeadQuery(state=state, text=text, tag=tag_option(tag)), Paging(page, per_page)
     if paging.every_row(as_json):
         await echo_json_rows(every_lead(rt, query))
         return
@@ -95,7 +103,10 @@ async def list_leads(
         return
     echo_header(f"{'ID':>6}", f"{'STATE':<18}", "NAME", "LOCATION")
     for lead in result.items:
-        click.echo(f"{lead.id:>6}  {lead.lifecycle_state:<18}  {lead.business_name}  {lead.location or ''}")
+        tags = f"  [{', '.join(lead.tags)}]" if lead.tags else ""
+        click.echo(
+            f"{lead.id:>6}  {lead.lifecycle_state:<18}  {lead.business_name}  {lead.location or ''}{tags}"
+        )
     click.echo(f"({len(result.items)} of {result.total}, page {result.page} of {result.pages})", err=True)
 
 
@@ -176,3 +187,5 @@ async def set_state(rt: Runtime, lead_id: int, new_state: str, reason: str | Non
 
 
 leads.add_command(ready)
+leads.add_command(tag_leads)
+leads.add_command(export_leads)

@@ -15,6 +15,8 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from outreach.kernel.errors import InvalidInput
 from outreach.kernel.models import Email, Job, Lead
+from outreach.kernel.runtime import Runtime
+from outreach.kernel.services.lead_tags import TagChange
 from outreach.kernel.services.leads import SORTS, BulkResult, LeadDetail, LeadQuery
 from outreach.kernel.states import EmailState, LeadState
 
@@ -54,6 +56,23 @@ class LeadFilter(msgspec.Struct, kw_only=True):
     location: str | None = None
     min_score: float | None = None
     q: str | None = None
+    tag: str | None = None
+
+
+class TagRequest(msgspec.Struct, kw_only=True):
+    """Tags to add to and remove from a lead (normalized: lower-case, trimmed)."""
+
+    add: list[str] = []
+    remove: list[str] = []
+
+
+class BulkTagRequest(msgspec.Struct, kw_only=True):
+    """Tags to add to and remove from many leads: the listed ``ids``, or every lead matching ``filter``."""
+
+    add: list[str] = []
+    remove: list[str] = []
+    ids: list[int] | None = None
+    filter: LeadFilter | None = None
 
 
 class BulkRequest(msgspec.Struct, kw_only=True):
@@ -67,6 +86,25 @@ class BulkRequest(msgspec.Struct, kw_only=True):
 def _check_state(value: str | None, allowed: type[LeadState] | type[EmailState]) -> None:
     if value is not None and value not in set(allowed):
         raise InvalidInput(f"'{value}' is not a state; use one of: {', '.join(allowed)}.")
+
+
+async def _selected(rt: Runtime, ids: list[int] | None, selection: LeadFilter | None) -> list[int]:
+    """The leads a bulk request names: its ``ids``, or every lead matching its ``filter``."""
+    if ids is not None:
+        return ids
+    if selection is None:
+        raise InvalidInput("Say which leads: give 'ids' or a 'filter'.")
+    _check_state(selection.state, LeadState)
+    return await rt.leads.ids_matching(
+        LeadQuery(
+            state=selection.state,
+            category=selection.category,
+            location=selection.location,
+            min_score=selection.min_score,
+            text=selection.q,
+            tag=selection.tag,
+        )
+    )
 
 
 class LeadsApi(Controller):
@@ -84,12 +122,13 @@ class LeadsApi(Controller):
         location: FromQuery[str | None] = None,
         min_score: FromQuery[float | None] = None,
         q: FromQuery[str | None] = None,
+        tag: FromQuery[str | None] = None,
         sort: FromQuery[str] = "id",
         descending: FromQuery[bool] = False,
         page: PageNumber = 1,
         per_page: PageSize = 50,
     ) -> LeadList:
-        """Leads filtered by state, category, location, minimum score and free text; sorted; paged."""
+        """Leads filtered by state, category, location, minimum score, tag and free text; sorted; paged."""
         _check_state(lifecycle_state, LeadState)
         if sort not in SORTS:
             raise InvalidInput(f"'{sort}' is not a sort; use one of: {', '.join(SORTS)}.")
@@ -99,6 +138,7 @@ class LeadsApi(Controller):
             location=location,
             min_score=min_score,
             text=q,
+            tag=tag,
             sort=sort,
             descending=descending,
             page=page,
@@ -122,24 +162,30 @@ class LeadsApi(Controller):
             lead_id, data.state, actor=API_ACTOR, expected_version=data.version
         )
 
+    @post("/{lead_id:int}/tags", status_code=200, responses=API_ERRORS)
+    async def change_tags(
+        self, request: Request[Any, Any, Any], lead_id: RecordId, data: JSONBody[TagRequest]
+    ) -> Lead:
+        """Add and remove tags on one lead (a bad tag answers 422 saying why); the lead with its tags."""
+        rt = runtime(request)
+        await rt.leads.get(lead_id)
+        await rt.leads.change_tags([lead_id], add=data.add, remove=data.remove, actor=API_ACTOR)
+        return await rt.leads.get(lead_id)
+
     @post("/bulk", status_code=200, responses=API_ERRORS)
     async def bulk(self, request: Request[Any, Any, Any], data: JSONBody[BulkRequest]) -> BulkResult:
         """Move many leads at once; the answer lists what moved and, for the rest, why not."""
         _check_state(data.state, LeadState)
         rt = runtime(request)
-        if data.ids is not None:
-            ids = data.ids
-        elif data.filter is not None:
-            f = data.filter
-            _check_state(f.state, LeadState)
-            ids = await rt.leads.ids_matching(
-                LeadQuery(
-                    state=f.state, category=f.category, location=f.location, min_score=f.min_score, text=f.q
-                )
-            )
-        else:
-            raise InvalidInput("Say which leads: give 'ids' or a 'filter'.")
+        ids = await _selected(rt, data.ids, data.filter)
         return await rt.leads.transition_many(ids, data.state, actor=API_ACTOR)
+
+    @post("/tags", status_code=200, responses=API_ERRORS)
+    async def bulk_tags(self, request: Request[Any, Any, Any], data: JSONBody[BulkTagRequest]) -> TagChange:
+        """Add and remove tags on many leads; the answer lists what changed and why the rest did not."""
+        rt = runtime(request)
+        ids = await _selected(rt, data.ids, data.filter)
+        return await rt.leads.change_tags(ids, add=data.add, remove=data.remove, actor=API_ACTOR)
 
 
 class EmailsApi(Controller):

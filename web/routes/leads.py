@@ -12,6 +12,7 @@ from litestar.params import FromPath
 from outreach.kernel.errors import InvalidInput, NotFound
 from outreach.kernel.models import Lead, Page
 from outreach.kernel.services.analysis import submit_analysis
+from outreach.kernel.services.lead_tags import all_tags, normalize_tag
 from outreach.kernel.services.leads import SORTS, LeadQuery
 from outreach.kernel.states import LeadState
 from outreach.web.lead_hints import as_clause
@@ -47,6 +48,13 @@ def _optional_float(value: str | None) -> float | None:
         return None
 
 
+def _tag_or_none(value: str | None) -> str | None:
+    try:
+        return normalize_tag(value) if value else None
+    except InvalidInput:
+        return None
+
+
 def query_from(params: Mapping[str, Any]) -> LeadQuery:
     """A :class:`LeadQuery` from query-string or form values; anything unusable is ignored."""
 
@@ -61,6 +69,7 @@ def query_from(params: Mapping[str, Any]) -> LeadQuery:
         location=text("location"),
         min_score=_optional_float(text("min_score")),
         text=text("q"),
+        tag=_tag_or_none(text("tag")),
         sort=sort if sort in SORTS else "id",
         descending=text("desc") in ("1", "true", "on"),
         page=max(1, optional_int(text("page")) or 1),
@@ -76,6 +85,7 @@ def filter_params(query: LeadQuery, **overrides: Any) -> dict[str, Any]:
         "location": query.location,
         "min_score": query.min_score,
         "q": query.text,
+        "tag": query.tag,
         "sort": query.sort if query.sort != "id" else None,
         "desc": "1" if query.descending else None,
         "per_page": query.per_page if query.per_page != 50 else None,
@@ -95,6 +105,7 @@ async def results_context(request: Request[Any, Any, Any], query: LeadQuery) -> 
         "counts": await leads.count_by_state(),
         "categories": await leads.distinct_values("category") if whole else [],
         "cities": await leads.distinct_values("city") if whole else [],
+        "tags": await all_tags() if whole else [],
         "page": page,
         "query": query,
         "params": filter_params(query),

@@ -1,4 +1,4 @@
-"""Working on many leads at once: bulk approve/reject/undo, and importing a CSV file."""
+"""Working on many leads at once: bulk approve/reject/undo/tag, and importing a CSV file."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from outreach.kernel.contracts import DiscoveryQuery
 from outreach.kernel.errors import InvalidInput
 from outreach.kernel.private_files import private_dir, write_private
 from outreach.kernel.services.discovery import submit_discovery
+from outreach.kernel.services.lead_tags import split_tags
 from outreach.kernel.services.leads import BulkResult
 from outreach.web.rendering import render
 
@@ -31,6 +32,8 @@ DONE = {
     "reject": "Rejected",
     "undo": "Sent back to review",
     "ready": "Made ready for outreach",
+    "tag": "Tagged",
+    "untag": "Untagged",
 }
 
 
@@ -71,12 +74,17 @@ def _ids(values: list[str]) -> list[int]:
 
 @post("/leads/bulk", name="leads_bulk", include_in_schema=False)
 async def leads_bulk(request: Request[Any, Any, Any]) -> Response[str]:
-    """Approve, reject, undo or make ready the selected leads (or all matching the filter); show what
-    was skipped and why."""
+    """Approve, reject, undo, make ready, tag or untag the selected leads (or all matching the
+    filter); show what was skipped and why.
+
+    Tagging takes its comma-separated tags from ``bulk_tags`` (``tag`` is the page's filter).
+    """
     data = await request.form()
     action = str(data.get("action") or "")
     if action not in DONE:
-        raise InvalidInput(f"'{action}' is not a bulk action; use approve, reject, undo or ready.")
+        raise InvalidInput(
+            f"'{action}' is not a bulk action; use approve, reject, undo, ready, tag or untag."
+        )
     query = query_from(data)
     rt = runtime(request)
     if data.get("all_matching") == "1":
@@ -87,7 +95,16 @@ async def leads_bulk(request: Request[Any, Any, Any]) -> Response[str]:
         ids = _ids([str(value) for value in data.getall("ids", [])])
     if not ids:
         raise InvalidInput("No leads are selected: tick some rows, or choose all leads matching the filter.")
-    if action == "ready":
+    if action in ("tag", "untag"):
+        tags = split_tags(str(data.get("bulk_tags") or ""))
+        if not tags:
+            raise InvalidInput("Type the tags to add or remove first (separate several with commas).")
+        adding = action == "tag"
+        change = await rt.leads.change_tags(
+            ids, add=tags if adding else (), remove=() if adding else tags, actor=WEB_ACTOR
+        )
+        result = BulkResult(changed=change.changed, skipped=change.skipped)
+    elif action == "ready":
         result = await rt.enrollment.mark_ready(ids, actor=WEB_ACTOR)
     else:
         result = await rt.leads.transition_many(ids, ACTIONS[action], actor=WEB_ACTOR)
