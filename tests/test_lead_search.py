@@ -41,7 +41,7 @@ async def test_category_and_city_match_whole_values_ignoring_case(runtime) -> No
 
 
 @pytest.mark.parametrize(
-    "text", ['"', 'a"b OR c', "NEAR(", "*", "x AND", "{category}:", "ü", "%", "_", "日本語の店"]
+    "text", ['"', 'a"b OR c', "NEAR(", "*", "x AND", "{category}:", "ü", "%", "_", "日本語の店", "abc\x00def"]
 )
 async def test_any_text_is_a_search_not_a_query_language(runtime, text) -> None:
     await _add(runtime, "Plain Shop")

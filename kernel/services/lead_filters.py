@@ -53,7 +53,8 @@ def _any_text_contains(word: str) -> Any:
 
 def text_clauses(text: str) -> list[Any]:
     """Every word of ``text`` appears in the name, category, address, city or website."""
-    words = text.split()
+    # SQLite ends an FTS5 string at a NUL ("unterminated string"); no text holds one.
+    words = text.replace("\x00", " ").split()
     long = [word for word in words if len(word) >= TRIGRAM]
     clauses: list[Any] = []
     if _sqlite() and long:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 
-from outreach.kernel.gazetteer import countries
+from outreach.kernel import countries
 
 #: Names and abbreviations in common use that the GeoNames English names do not cover.
 ALIASES = {
