@@ -24,6 +24,8 @@ import math
 import re
 from typing import Protocol
 
+import msgspec
+
 from .identity import normalize_name, website_domain
 
 #: How far apart two sightings of one business may be, in metres.
@@ -35,6 +37,17 @@ _EARTH_RADIUS_M = 6_371_000.0
 
 class Place(Protocol):
     """What is compared: a discovered business or a stored lead."""
+
+    business_name: str
+    website_url: str | None
+    latitude: float | None
+    longitude: float | None
+    phone: str | None
+    place_id: str | None
+
+
+class StoredPlace(msgspec.Struct, kw_only=True):
+    """The compared fields of a stored lead, read without the rest of its row."""
 
     business_name: str
     website_url: str | None

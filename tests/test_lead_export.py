@@ -7,12 +7,11 @@ import io
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
+from test_cli import outreach
 
 from outreach.kernel import DiscoveredBusiness
 from outreach.kernel.services import lead_export
@@ -148,18 +147,6 @@ async def test_export_reads_in_batches(seeded, monkeypatch) -> None:
 CSV = "name,category,address,phone,website,email\n"
 CSV += 'Acme Dental,Dentist,"1 Main St, Austin",512-555-0100,,info@acme.example\n'
 CSV += "Beta Bakery,Bakery,2 Oak St,512-555-0101,,hi@beta.example\n"
-
-
-def outreach(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "outreach.web.cli", "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
-    return result
 
 
 def test_cli_exports_csv_and_json_with_filters(tmp_path: Path) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
+from test_cli import outreach
 
 from outreach.kernel import DiscoveredBusiness
 from outreach.kernel.errors import InvalidInput
@@ -198,18 +197,6 @@ async def test_api_tags_lead_lists_and_filters(api, rt) -> None:
 
 CSV = "name,category,address,phone,website,email\nAcme Dental,Dentist,1 Main St,512-555-0100,,info@acme.example\n"
 CSV += "Beta Bakery,Bakery,2 Oak St,512-555-0101,,hi@beta.example\n"
-
-
-def outreach(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "outreach.web.cli", "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
-    return result
 
 
 def test_cli_tags_leads_and_lists_by_tag(tmp_path: Path) -> None:

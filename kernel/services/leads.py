@@ -11,7 +11,7 @@ from ..contracts import DiscoveredBusiness
 from ..errors import ConcurrentUpdate, IllegalTransition, NotFound
 from ..identity import identity_key
 from ..models import EnrichmentRecord, Lead, Page
-from ..same_business import name_key, same_business
+from ..same_business import StoredPlace, name_key, same_business
 from ..states import LEAD_MACHINE, REVIEW_UNDO_STATES, LeadState
 from ..store.engine import read_transaction, write_transaction
 from ..store.mapping import lead_columns, lead_from_row
@@ -282,7 +282,7 @@ class LeadService:
             .limit(CANDIDATE_LIMIT)
         )
         for candidate in candidates:
-            seen = _Seen(
+            seen = StoredPlace(
                 business_name=candidate["business_name"],
                 website_url=candidate["website_url"],
                 latitude=candidate["latitude"],
@@ -441,17 +441,6 @@ def _sources(current: Lead, source: str) -> list[str]:
     if source not in sources:
         sources.append(source)
     return sources
-
-
-class _Seen(msgspec.Struct, kw_only=True):
-    """The fields of a stored lead that :func:`same_business` compares."""
-
-    business_name: str
-    website_url: str | None
-    latitude: float | None
-    longitude: float | None
-    phone: str | None
-    place_id: str | None
 
 
 def _plain(value: Any) -> Any:
