@@ -82,9 +82,32 @@ class UpdateCheck:
         self.enabled = enabled
         self._url = f"{pypi_url.rstrip('/')}/{PROJECT}/json"
         self._cache = cache_dir / "updates.json"
-        self.current = current or running_version()
+        self._current = current
         self._clock = clock or (lambda: datetime.now().astimezone())
-        self.available: Release | None = self._remembered()
+        self._available: Release | None = None
+        self._known = False
+
+    @property
+    def current(self) -> str:
+        """The running version (read from the package metadata when first needed)."""
+        if self._current is None:
+            self._current = running_version()
+        return self._current
+
+    @current.setter
+    def current(self, version: str) -> None:
+        self._current = version
+
+    @property
+    def available(self) -> Release | None:
+        """The newer release known, if any; the kept answer is read on first use, not at start-up."""
+        if not self._known:
+            self._available, self._known = (self._remembered() if self.enabled else None), True
+        return self._available
+
+    @available.setter
+    def available(self, release: Release | None) -> None:
+        self._available, self._known = release, True
 
     def _remembered(self) -> Release | None:
         cache = self._read_cache()
