@@ -42,7 +42,7 @@ from .errors import (
     TransientSendError,
     UncertainSendError,
 )
-from .gazetteer import Gazetteer, Town, countries, load_gazetteer, place_key
+from .gazetteer import Gazetteer, Town, countries, country_near, load_gazetteer, place_key
 from .hookspecs import hookimpl
 from .identity import data_id_from_url, identity_key, place_id_from_url
 from .mime import build_mime, mime_bytes
@@ -112,6 +112,7 @@ __all__ = [
     "build_mime",
     "compliance_problems",
     "countries",
+    "country_near",
     "data_id_from_url",
     "decode_section",
     "hookimpl",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import math
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib.resources import files
@@ -87,6 +88,20 @@ class Gazetteer:
             if kind == "admin" and f"{town.country_code}:{town.region}" == value:
                 return True
         return False
+
+    def country_near(self, latitude: float, longitude: float, within_km: float = 100.0) -> str | None:
+        """The country of the town nearest a point (None when no town is that close).
+
+        A search near ``"lat,lng"`` names no country; national phone numbers still need one.
+        """
+        best, best_km = None, within_km
+        scale = math.cos(math.radians(latitude))
+        for town in self.towns:
+            east_km = (town.longitude - longitude) * 111.32 * scale
+            km = math.hypot((town.latitude - latitude) * 111.32, east_km)
+            if km < best_km:
+                best, best_km = town.country_code, km
+        return best
 
     def towns_named(
         self, name: str, qualifiers: Sequence[str] = (), *, country_code: str | None = None
@@ -243,3 +258,8 @@ def _qualifiers(countries: Iterable[Country], states: Iterable[tuple[str, str]])
     for code, name in states:
         add((code, name), f"admin:US:{code}")
     return {key: frozenset(values) for key, values in meanings.items()}
+
+
+def country_near(latitude: float, longitude: float, within_km: float = 100.0) -> str | None:
+    """:meth:`Gazetteer.country_near` of the shipped gazetteer (loaded on first use: call it off the loop)."""
+    return load_gazetteer().country_near(latitude, longitude, within_km)

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Protocol
 
 import msgspec
 
+from .contracts import DiscoveredBusiness
 from .identity import normalize_name, website_domain
 
 #: How far apart two sightings of one business may be, in metres.
@@ -33,17 +33,6 @@ NEAR_METRES = 75.0
 #: The fewest digits a phone number needs to be compared by its ending.
 _MIN_PHONE_DIGITS = 8
 _EARTH_RADIUS_M = 6_371_000.0
-
-
-class Place(Protocol):
-    """What is compared: a discovered business or a stored lead."""
-
-    business_name: str
-    website_url: str | None
-    latitude: float | None
-    longitude: float | None
-    phone: str | None
-    place_id: str | None
 
 
 class StoredPlace(msgspec.Struct, kw_only=True):
@@ -55,6 +44,10 @@ class StoredPlace(msgspec.Struct, kw_only=True):
     longitude: float | None
     phone: str | None
     place_id: str | None
+
+
+#: What is compared: a discovered business or the compared fields of a stored lead.
+Place = DiscoveredBusiness | StoredPlace
 
 
 def name_key(name: str | None) -> str:

@@ -11,7 +11,6 @@ from ..contracts import DiscoveredBusiness
 from ..errors import ConcurrentUpdate, IllegalTransition, NotFound
 from ..identity import identity_key
 from ..models import EnrichmentRecord, Lead, Page
-from ..same_business import StoredPlace, name_key, same_business
 from ..states import LEAD_MACHINE, REVIEW_UNDO_STATES, LeadState
 from ..store.engine import read_transaction, write_transaction
 from ..store.mapping import lead_columns, lead_from_row
@@ -19,6 +18,7 @@ from ..store.tables import EmailRow, LeadRow
 from . import audit, lead_bulk, lead_enrichment, lead_tags
 from .lead_bulk import BulkResult
 from .lead_filters import where
+from .lead_matching import same_business_row, sources_with
 from .transitions import apply_transition, utcnow
 
 if TYPE_CHECKING:
@@ -42,20 +42,6 @@ DISCOVERY_FIELDS = (
     "contact_name",
     "rating",
     "review_count",
-)
-
-#: The most leads of one normalized name compared with a discovered business.
-CANDIDATE_LIMIT = 500
-
-#: The columns :meth:`LeadService._same_business` reads from each candidate.
-_MATCH_COLUMNS = (
-    LeadRow.id,
-    LeadRow.business_name,
-    LeadRow.website_url,
-    LeadRow.latitude,
-    LeadRow.longitude,
-    LeadRow.phone,
-    LeadRow.place_id,
 )
 
 SORTS = {
@@ -216,7 +202,7 @@ class LeadService:
             # two sources' spellings of one place must not overwrite each other on every run.
             fill_only = existing is None
             if existing is None:
-                existing = await self._same_business(business)
+                existing = await same_business_row(business, self._rt.vault)
             if existing is None:
                 row = LeadRow(
                     identity_key=key,
@@ -241,7 +227,7 @@ class LeadService:
                 metadata = {**business.metadata, **current.discovery_metadata}
             else:
                 metadata = {**current.discovery_metadata, **business.metadata}
-            metadata["sources"] = _sources(current, source)
+            metadata["sources"] = sources_with(current, source)
             if not changed and metadata == current.discovery_metadata:
                 return current, "unchanged"
             columns: dict[Any, Any] = {
@@ -268,31 +254,6 @@ class LeadService:
                 new={name: _plain(value) for name, value in changed.items()},
             )
             return self._lead(updated[0]), "updated"
-
-    async def _same_business(self, business: DiscoveredBusiness) -> dict[str, Any] | None:
-        """The row of the lead that ``business`` is under another source's id, if any."""
-        key = name_key(business.business_name)
-        if not key:
-            return None
-        # One indexed look-up by normalized name; only the compared columns are read.
-        candidates = await (
-            LeadRow.select(*_MATCH_COLUMNS)
-            .where(LeadRow.name_key == key)
-            .order_by(LeadRow.id)
-            .limit(CANDIDATE_LIMIT)
-        )
-        for candidate in candidates:
-            seen = StoredPlace(
-                business_name=candidate["business_name"],
-                website_url=candidate["website_url"],
-                latitude=candidate["latitude"],
-                longitude=candidate["longitude"],
-                phone=self._rt.vault.decrypt(candidate["phone"]),
-                place_id=candidate["place_id"],
-            )
-            if same_business(business, seen):
-                return await LeadRow.select().where(LeadRow.id == candidate["id"]).first()
-        return None
 
     async def update_fields(
         self,
@@ -430,17 +391,6 @@ class LeadService:
         lead = await self.get(lead_id)
         emails = await self._rt.emails.for_lead(lead_id)
         return LeadDetail(lead=lead, emails=emails, audit=await audit.trail("lead", lead_id))
-
-
-def _sources(current: Lead, source: str) -> list[str]:
-    """Every source that found ``current``, ``source`` added at the end if it is new."""
-    sources = list(current.discovery_metadata.get("sources") or [])
-    if not sources and current.discovery_source:
-        # A lead stored before sources were listed: its one source so far.
-        sources.append(current.discovery_source)
-    if source not in sources:
-        sources.append(source)
-    return sources
 
 
 def _plain(value: Any) -> Any:

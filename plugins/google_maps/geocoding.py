@@ -168,17 +168,3 @@ def _place(value: dict[str, Any] | None) -> GeoPlace | None:
         bbox=tuple(bbox) if bbox else None,  # type: ignore[arg-type]
         source="nominatim",
     )
-
-
-def country_near(latitude: float, longitude: float, within_km: float = 100.0) -> str | None:
-    """The country of the gazetteer town nearest a point (None when no town is that close).
-
-    A search near ``"lat,lng"`` says no country; national phone numbers still need one.
-    """
-    best, best_km = None, within_km
-    scale = math.cos(math.radians(latitude))
-    for town in load_gazetteer().towns:
-        km = math.hypot((town.latitude - latitude) * 111.32, (town.longitude - longitude) * 111.32 * scale)
-        if km < best_km:
-            best, best_km = town.country_code, km
-    return best

@@ -26,6 +26,7 @@ from outreach.kernel import (
     DiscoveryQuery,
     PluginContext,
     Progress,
+    country_near,
     identity_key,
 )
 
@@ -33,7 +34,6 @@ from . import grid
 from . import selectors as css
 from .browser import RateLimited, open_browser, raise_if_sorry
 from .fields import rebase
-from .geocoding import country_near
 from .navigation import (
     html_when_ready,
     load,

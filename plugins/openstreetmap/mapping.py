@@ -7,13 +7,12 @@ never in the discovery metadata.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
 import phonenumbers
 
-from outreach.kernel import DiscoveredBusiness, load_gazetteer
+from outreach.kernel import DiscoveredBusiness
 
 from .tags import Tag
 
@@ -123,17 +122,6 @@ def matched_tag(tags: dict[str, str], wanted: tuple[Tag, ...]) -> Tag | None:
         if value is not None and (tag.value is None or value == tag.value):
             return Tag(tag.key, value)
     return None
-
-
-def country_near(latitude: float, longitude: float, within_km: float = 100.0) -> str | None:
-    """The country of the nearest town of the offline gazetteer, when one is that close."""
-    best, best_km = None, within_km
-    scale = math.cos(math.radians(latitude))
-    for town in load_gazetteer().towns:
-        km = math.hypot((town.latitude - latitude) * 111.32, (town.longitude - longitude) * 111.32 * scale)
-        if km < best_km:
-            best, best_km = town.country_code, km
-    return best
 
 
 def to_business(

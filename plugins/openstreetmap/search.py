@@ -9,10 +9,17 @@ from typing import Any
 
 import structlog
 
-from outreach.kernel import DiscoveredBusiness, DiscoveryError, DiscoveryQuery, PluginContext, Progress
+from outreach.kernel import (
+    DiscoveredBusiness,
+    DiscoveryError,
+    DiscoveryQuery,
+    PluginContext,
+    Progress,
+    country_near,
+)
 
 from .client import OverpassClient
-from .mapping import coordinates, country_near, identity, to_business
+from .mapping import coordinates, identity, to_business
 from .options import OpenStreetMapOptions
 from .query import overpass_query
 from .tags import search_tags
