@@ -193,8 +193,33 @@ class JobRunner:
             await self.run(claimed)
             claimed = await self._rt.jobs.claim_next(self._owner, kinds=[job.kind])
         if claimed is None:
-            return await self._rt.jobs.get(job_id)
+            return await self._follow(job_id, on_change)
         return await self.run(claimed, on_change)
+
+    async def _follow(self, job_id: int, on_change: Callable[[JobProgress], None] | None) -> Job:
+        """Wait for a job that another process claimed first (a running server's worker).
+
+        The progress it writes to the row is passed to ``on_change``; the wait ends when
+        the job ends, or when the process running it died (the job is then interrupted
+        and resumable, as at any start).
+        """
+        while True:
+            job = await self._rt.jobs.get(job_id)
+            if on_change is not None:
+                on_change(JobProgress(job, self._rt.jobs))
+            if job.state == JobState.QUEUED:
+                claimed = await self._rt.jobs.claim_next(self._owner, kinds=[job.kind])
+                if claimed is not None:
+                    if claimed.id == job_id:
+                        return await self.run(claimed, on_change)
+                    await self.run(claimed)
+                    continue
+            elif job.state != JobState.RUNNING:
+                return job
+            elif job_id not in await self._rt.jobs.live(job.kind):
+                await self._rt.jobs.mark_interrupted()
+                return await self._rt.jobs.get(job_id)
+            await asyncio.sleep(self._poll)
 
     def cancel(self, job_id: int) -> None:
         """Ask a job running in this process to stop."""

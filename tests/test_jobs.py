@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 import textwrap
 
 from outreach.kernel import DiscoveryQuery
+from outreach.kernel.job_runner import JobRunner
 from outreach.kernel.services.discovery import submit_discovery
 
 HOLDER = textwrap.dedent(
@@ -104,3 +106,45 @@ async def test_a_crashing_handler_fails_its_job_with_a_sentence(runtime) -> None
     finished = await runtime.runner.run_now(job.id)
     assert finished.state == "failed"
     assert "Unexpected error" in finished.error
+
+
+async def test_run_now_follows_a_job_another_process_claimed_first(runtime) -> None:
+    # A running `outreach serve` may claim the CLI's job before the CLI does; the CLI
+    # then waits for that job's end instead of reporting it as still running.
+    release = asyncio.Event()
+
+    async def imported(rt, job, progress):
+        progress.set_total(2)
+        progress.advance(2)
+        progress.count("created", 2)
+        await release.wait()
+        return {"created": 2}
+
+    server = JobRunner(runtime, poll_interval=0.05)
+    server.register("import", imported)
+    runtime.runner.register("import", imported)
+    job = await runtime.jobs.submit("import", {}, actor="test")
+    claimed = await runtime.jobs.claim_next("server", kinds=["import"])
+    serving = asyncio.create_task(server.run(claimed))
+
+    seen: list[int] = []
+    following = asyncio.create_task(runtime.runner.run_now(job.id, on_change=lambda p: seen.append(p.done)))
+    await asyncio.sleep(0.3)
+    assert not following.done()
+    release.set()
+    finished = await asyncio.wait_for(following, timeout=10)
+    await serving
+    assert finished.state == "succeeded"
+    assert finished.counters["created"] == 2
+    assert finished.result == {"created": 2}
+    assert seen
+    assert seen[-1] == 2
+
+
+async def test_run_now_stops_following_a_job_whose_process_died(runtime) -> None:
+    job = await runtime.jobs.submit("import", {}, actor="test")
+    dead_owner = f"{socket.gethostname()}:{2**22 + 12345}"
+    assert await runtime.jobs.claim_next(dead_owner, kinds=["import"]) is not None
+    finished = await asyncio.wait_for(runtime.runner.run_now(job.id), timeout=10)
+    assert finished.state == "interrupted"
+    assert "resume" in finished.error
