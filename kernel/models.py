@@ -90,6 +90,10 @@ class Email(msgspec.Struct, kw_only=True):
     recipient_timezone: str | None = None
     claimed_by: str | None = None
     claimed_at: datetime | None = None
+    #: The name of the step's variant this email was written from (A/B tests), if any.
+    variant: str | None = None
+    #: When the recipient unsubscribed through this email (its link, one-click or a reply).
+    unsubscribed_at: datetime | None = None
 
 
 class Job(msgspec.Struct, kw_only=True):
@@ -162,6 +166,20 @@ class Template(msgspec.Struct, kw_only=True):
     updated_at: datetime | None = None
 
 
+class StepVariant(msgspec.Struct, kw_only=True):
+    """One version of a step's text in an A/B test: whole texts a person wrote, chosen by weight."""
+
+    name: str
+    subject: str = ""
+    body_text: str = ""
+    body_html: str | None = None
+    weight: float = 1.0
+    #: A stopped variant keeps its emails and figures; new emails use the others.
+    stopped: bool = False
+    template_id: int | None = None
+    template_name: str | None = None
+
+
 class SequenceStep(msgspec.Struct, kw_only=True):
     """One step of a sequence: what to send, and how long after the previous step was sent."""
 
@@ -173,6 +191,8 @@ class SequenceStep(msgspec.Struct, kw_only=True):
     business_days: bool = False
     template_id: int | None = None
     template_name: str | None = None
+    #: The step's variants (none: every lead gets the step's own text).
+    variants: list[StepVariant] = []
 
 
 class Sequence(msgspec.Struct, kw_only=True):

@@ -205,6 +205,13 @@ class EmailService:
         )
         return MessageView(source="rebuilt", note=note, headers=headers, text=text, html=markup)
 
+    async def mark_unsubscribed(self, email_id: int) -> None:
+        """Record that the recipient unsubscribed through this email (the first time counts)."""
+        async with write_transaction():
+            await EmailRow.update({EmailRow.unsubscribed_at: utcnow()}).where(
+                (EmailRow.id == email_id) & EmailRow.unsubscribed_at.is_null()
+            )
+
     async def count_by_state(self) -> dict[str, int]:
         """How many emails are in each state (every state present, zeros included)."""
         counts = dict.fromkeys(EmailState, 0)

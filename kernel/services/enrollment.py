@@ -42,6 +42,7 @@ from .outbox.policy import add_delay
 from .sequences import step_source
 from .slices import breathe
 from .transitions import utcnow
+from .variants import VariantCounts
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -179,16 +180,19 @@ class EnrollmentService:
         prepared: list[tuple[Lead, str, dict[str, Any]]] = []
         # The first timezone lookup loads the gazetteer and polygons: not on the event loop.
         await asyncio.to_thread(preload_timezones, candidates)
+        variants = VariantCounts(sequence.id)
         for lead, mailbox in zip(candidates, await self._rt.mailboxes.assign(len(candidates)), strict=True):
             await breathe()
             settings = self._rt.mailboxes.settings_of(mailbox)
+            variant = await variants.choose(step)
             try:
                 rendered = render_template(
-                    step_source(step), lead, sender_name=self._rt.mailboxes.sender_name(mailbox)
+                    step_source(step, variant), lead, sender_name=self._rt.mailboxes.sender_name(mailbox)
                 )
             except TemplateError as exc:
                 result.skipped[lead.id] = str(exc)
                 continue
+            variants.taken(step, variant)
             timezone = recipient_timezone(lead, self._rt.mailboxes.timezone_of(mailbox))
             prepared.append(
                 (
@@ -209,6 +213,7 @@ class EnrollmentService:
                         "state": EmailState.QUEUED,
                         "due_at": add_delay(now, step.delay_days, step.business_days, timezone),
                         "recipient_timezone": timezone,
+                        "variant": variant.name if variant else None,
                     },
                 )
             )
@@ -270,7 +275,7 @@ class EnrollmentService:
             ],
         )
         await insert_rows(EmailRow, [email_columns(values, self._rt.vault) for _, _, values in fresh])
-        inserted = await EmailRow.select(EmailRow.id, EmailRow.lead).where(
+        inserted = await EmailRow.select(EmailRow.id, EmailRow.lead, EmailRow.variant).where(
             in_values(EmailRow.dedupe_key, [values["dedupe_key"] for _, _, values in fresh])
         )
         audits = []
@@ -282,7 +287,7 @@ class EnrollmentService:
                     row["id"],
                     "queued",
                     actor,
-                    new={"state": "queued", "sequence": sequence.name, "step": 1},
+                    new={"state": "queued", "sequence": sequence.name, "step": 1, "variant": row["variant"]},
                 )
             )
             audits.append(

@@ -26,6 +26,7 @@ from . import audit
 from .outbox.messages import make_message_id
 from .sequences import reply_subject, step_source
 from .transitions import utcnow
+from .variants import VariantCounts
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -64,17 +65,22 @@ async def queue_due(rt: Runtime, now: datetime, limit: int = 200) -> list[int]:
         return []
     enrollments = [enrollment_from_row(r) for r in rows]
     sequences: dict[int, Sequence] = {}
+    variants: dict[int, VariantCounts] = {}
     queued: list[int] = []
     for enrollment in enrollments:
         if enrollment.sequence_id not in sequences:
             sequences[enrollment.sequence_id] = await rt.sequences.get(enrollment.sequence_id)
-        email_id = await _queue_next(rt, enrollment, sequences[enrollment.sequence_id], now)
+            variants[enrollment.sequence_id] = VariantCounts(enrollment.sequence_id)
+        sequence = sequences[enrollment.sequence_id]
+        email_id = await _queue_next(rt, enrollment, sequence, variants[sequence.id], now)
         if email_id is not None:
             queued.append(email_id)
     return queued
 
 
-async def _queue_next(rt: Runtime, enrollment: Enrollment, sequence: Sequence, now: datetime) -> int | None:
+async def _queue_next(
+    rt: Runtime, enrollment: Enrollment, sequence: Sequence, variants: VariantCounts, now: datetime
+) -> int | None:
     actor = "system:sequences"
     lead = await rt.leads.get(enrollment.lead_id)
     emails = [
@@ -94,8 +100,12 @@ async def _queue_next(rt: Runtime, enrollment: Enrollment, sequence: Sequence, n
     first, previous = emails[0], emails[-1]
     mailbox = enrollment.mailbox or first.mailbox or rt.mailboxes.names()[0]
     step = sequence.steps[number - 1]
+    # The thread goes on in the first email's variant where this step has one of that name.
+    variant = await variants.choose(step, keep=first.variant)
     try:
-        rendered = render_template(step_source(step), lead, sender_name=rt.mailboxes.sender_name(mailbox))
+        rendered = render_template(
+            step_source(step, variant), lead, sender_name=rt.mailboxes.sender_name(mailbox)
+        )
     except TemplateError as exc:
         await rt.enrollment.stop(
             lead.id, f"step {number} cannot be written for this lead: {exc}", actor=actor
@@ -126,6 +136,7 @@ async def _queue_next(rt: Runtime, enrollment: Enrollment, sequence: Sequence, n
         "state": EmailState.QUEUED,
         "due_at": now,
         "recipient_timezone": first.recipient_timezone,
+        "variant": variant.name if variant else None,
     }
     async with write_transaction():
         claimed = await (
@@ -148,8 +159,9 @@ async def _queue_next(rt: Runtime, enrollment: Enrollment, sequence: Sequence, n
             rows[0]["id"],
             "queued",
             actor,
-            new={"state": "queued", "sequence": sequence.name, "step": number},
+            new={"state": "queued", "sequence": sequence.name, "step": number, "variant": values["variant"]},
         )
+    variants.taken(step, variant)
     log.info("followup_queued", email_id=rows[0]["id"], lead_id=lead.id, step=number)
     return int(rows[0]["id"])
 

@@ -108,6 +108,8 @@ async def _reply(rt: Runtime, record: InboundRecord, email: Email | None, effect
     if category == "unsubscribe":
         # The person who wrote, and the address we wrote to if they answered from another one.
         await _suppress(rt, [record.address, email.to_address if email else None], "unsubscribed", "reply")
+        if email is not None:
+            await rt.emails.mark_unsubscribed(email.id)
         effects.done.append("suppressed")
     elif category == "complaint" and email is not None:
         # A spam complaint: never mail that recipient again. A feedback report comes from
@@ -128,6 +130,8 @@ async def _auto_reply(rt: Runtime, record: InboundRecord, email: Email | None, e
         effects.done.append("postponed")
     if record.category == "unsubscribe":
         await _suppress(rt, [record.address], "unsubscribed", "reply")
+        if email is not None:
+            await rt.emails.mark_unsubscribed(email.id)
         effects.done.append("suppressed")
 
 

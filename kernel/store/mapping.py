@@ -153,6 +153,8 @@ def email_from_row(row: dict[str, Any], vault: Vault) -> Email:
         recipient_timezone=row.get("recipient_timezone"),
         claimed_by=row.get("claimed_by"),
         claimed_at=row.get("claimed_at"),
+        variant=row.get("variant"),
+        unsubscribed_at=row.get("unsubscribed_at"),
     )
 
 

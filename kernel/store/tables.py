@@ -103,6 +103,21 @@ class SequenceStepRow(_Timestamped, tablename="sequence_steps"):
     business_days = Boolean(default=False)
 
 
+class SequenceVariantRow(_Timestamped, tablename="sequence_variants"):
+    """One variant of a sequence step (A/B tests): its own text and its weight."""
+
+    sequence = ForeignKey(references=SequenceRow, on_delete=OnDelete.cascade, index=True)
+    position = Integer(default=1)
+    name = Varchar(length=64)
+    template = ForeignKey(references=TemplateRow, null=True, default=None, on_delete=OnDelete.set_null)
+    subject = Text(default="")
+    body_text = Text(default="")
+    body_html = Text(null=True, default=None)
+    weight = Real(default=1.0)
+    #: Stopped by a person: kept for its figures, no longer chosen.
+    stopped = Boolean(default=False)
+
+
 class MailboxRow(_Timestamped, tablename="mailboxes"):
     """A sender identity as last configured, with its sending state."""
 
@@ -153,6 +168,10 @@ class EmailRow(_Timestamped, tablename="emails"):
     claimed_at = Timestamptz(null=True, default=None)
     #: The recipient's IANA timezone as found when queued (for the sending window).
     recipient_timezone = Varchar(length=64, null=True, default=None)
+    #: The name of the step variant it was written from (A/B tests).
+    variant = Varchar(length=64, null=True, default=None)
+    #: When the recipient unsubscribed through this email.
+    unsubscribed_at = Timestamptz(null=True, default=None)
 
 
 class EnrollmentRow(_Timestamped, tablename="enrollments"):
@@ -277,6 +296,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     TemplateRow,
     SequenceRow,
     SequenceStepRow,
+    SequenceVariantRow,
     MailboxRow,
     EmailRow,
     EnrollmentRow,

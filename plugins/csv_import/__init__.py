@@ -1,7 +1,9 @@
 """Built-in plugin ``csv_import``: leads from a CSV file, as a discovery source named ``csv``.
 
 The query is the file's path; ``options["mapping"]`` maps lead fields to header
-names where the aliases in :mod:`.reader` do not find them.
+names where the aliases in :mod:`.reader` do not find them (an empty header leaves the
+field empty). Before a file is imported, :meth:`CsvSource.columns` says what its
+columns hold, so the browser can ask for that mapping.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from outreach.kernel import DiscoveredBusiness, DiscoveryQuery, DiscoverySource, Progress, hookimpl
 
+from .columns import ColumnPlan, inspect_columns
 from .reader import read_rows, read_text
 
 
@@ -20,6 +23,13 @@ class CsvSource:
 
     name = "csv"
     label = "CSV file"
+
+    def columns(self, data: bytes, name: str) -> ColumnPlan:
+        """The header, first rows and recognized columns of the CSV file ``data`` (called ``name``).
+
+        Raises :class:`~outreach.kernel.errors.ImportFileError` for a file the import cannot read.
+        """
+        return inspect_columns(data, name=name)
 
     async def discover(self, query: DiscoveryQuery, progress: Progress) -> AsyncIterator[DiscoveredBusiness]:
         """Yield one business per good row of the file at ``query.query``."""

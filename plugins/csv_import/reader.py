@@ -7,6 +7,7 @@ email, a rating that is not a number) keeps its good fields and reports the bad 
 
 from __future__ import annotations
 
+import _csv
 import codecs
 import csv
 import io
@@ -59,17 +60,13 @@ class RowProblem(msgspec.Struct):
     skipped: bool
 
 
-def _norm(header: str) -> str:
+def normalize_header(header: str) -> str:
+    """``header`` as the aliases are written: case-folded, punctuation turned into single spaces."""
     return " ".join(re.sub(r"[^0-9a-z]+", " ", header.casefold()).split())
 
 
 def read_text(path: Path) -> tuple[str, str]:
-    """The file's text and the encoding it was read with.
-
-    UTF-8 (with or without a byte-order mark) first; else the encoding charset-normalizer
-    detects, which covers Excel's "Unicode text" (UTF-16) and "CSV" (the Windows code page:
-    Windows-1252 in Western Europe and the Americas) exports.
-    """
+    """The file's text and the encoding it was read with (see :func:`decode`)."""
     path = path.expanduser()
     try:
         data = path.read_bytes()
@@ -79,6 +76,16 @@ def read_text(path: Path) -> tuple[str, str]:
         raise ImportFileError(f"{path} is a folder; give the path of a .csv file.") from None
     except OSError as exc:
         raise ImportFileError(f"{path} cannot be read: {exc.strerror}.") from None
+    return decode(data, name=str(path))
+
+
+def decode(data: bytes, *, name: str = "The file") -> tuple[str, str]:
+    """The text of a CSV file's bytes and the encoding it was read with.
+
+    UTF-8 (with or without a byte-order mark) first; else the encoding charset-normalizer
+    detects, which covers Excel's "Unicode text" (UTF-16) and "CSV" (the Windows code page:
+    Windows-1252 in Western Europe and the Americas) exports.
+    """
     for bom, encoding in (
         (codecs.BOM_UTF8, "utf-8"),
         (codecs.BOM_UTF16_LE, "utf-16"),
@@ -93,7 +100,7 @@ def read_text(path: Path) -> tuple[str, str]:
             pass
     detected = _detect(data)
     if detected is None:
-        raise ImportFileError(f"{path} looks like a binary file, not CSV text; export it as CSV first.")
+        raise ImportFileError(f"{name} looks like a binary file, not CSV text; export it as CSV first.")
     return detected
 
 
@@ -120,34 +127,48 @@ def _detect(data: bytes) -> tuple[str, str] | None:
     return text, encoding.replace("_", "-").replace("cp125", "windows-125")
 
 
-def resolve_columns(header: list[str], mapping: dict[str, str]) -> dict[str, int]:
-    """Which column holds which lead field: explicit ``mapping`` first, then the aliases."""
-    normalized = [_norm(h) for h in header]
+def match_columns(header: list[str], mapping: dict[str, str]) -> dict[str, int]:
+    """Which column holds which lead field: explicit ``mapping`` first, then the aliases.
+
+    A field mapped to an empty header is left empty, even where an alias would match.
+    """
+    normalized = [normalize_header(h) for h in header]
     columns: dict[str, int] = {}
+    unmapped: set[str] = set()
     for field, wanted in mapping.items():
         if field not in HEADER_ALIASES:
             known = ", ".join(HEADER_ALIASES)
             raise ImportFileError(f"'{field}' is not a lead field that can be mapped (use one of: {known}).")
-        if _norm(wanted) not in normalized:
+        if not wanted.strip():
+            unmapped.add(field)
+            continue
+        if normalize_header(wanted) not in normalized:
             raise ImportFileError(
                 f"The mapping names a column '{wanted}' for {field}, but the header has no such column "
                 f"(it has: {', '.join(header)})."
             )
-        columns[field] = normalized.index(_norm(wanted))
+        columns[field] = normalized.index(normalize_header(wanted))
     taken = set(columns.values())
     for field, aliases in HEADER_ALIASES.items():
-        if field in columns:
+        if field in columns or field in unmapped:
             continue
         for alias in aliases:
             if alias in normalized and normalized.index(alias) not in taken:
                 columns[field] = normalized.index(alias)
                 taken.add(columns[field])
                 break
+    return columns
+
+
+def resolve_columns(header: list[str], mapping: dict[str, str]) -> dict[str, int]:
+    """:func:`match_columns`, refusing a header that gives no business name."""
+    columns = match_columns(header, mapping)
     if "business_name" not in columns:
         raise ImportFileError(
             "The CSV header has no column for the business name (looked for: "
-            f"{', '.join(HEADER_ALIASES['business_name'])}); rename that column or map it, "
-            "e.g. `--map business_name=Company`."
+            f"{', '.join(HEADER_ALIASES['business_name'])}). Rename that column, or say which one it is: "
+            "in the browser, the import asks for the columns of a file it does not recognize; on the "
+            "command line, add `--map business_name=Company`."
         )
     return columns
 
@@ -220,10 +241,8 @@ def _business(values: dict[str, str], line: int) -> tuple[DiscoveredBusiness | N
     return DiscoveredBusiness(**fields, metadata=metadata), problems  # type: ignore[arg-type]
 
 
-def read_rows(
-    text: str, mapping: dict[str, str] | None = None, *, name: str = "The file"
-) -> Iterator[tuple[DiscoveredBusiness | None, list[RowProblem]]]:
-    """Yield ``(business or None, problems)`` for every data row of CSV ``text``."""
+def open_table(text: str, *, name: str = "The file") -> tuple[_csv.Reader, list[str]]:
+    """A CSV reader over ``text`` in its sniffed dialect, past the header row, and that header."""
     if not text.strip():
         raise ImportFileError(f"{name} is empty; it needs a header row and at least one row of data.")
     sample = text[:16384]
@@ -236,6 +255,14 @@ def read_rows(
         header = next(reader)
     except (StopIteration, csv.Error) as exc:
         raise ImportFileError(f"{name} has no readable header row ({exc}).") from None
+    return reader, header
+
+
+def read_rows(
+    text: str, mapping: dict[str, str] | None = None, *, name: str = "The file"
+) -> Iterator[tuple[DiscoveredBusiness | None, list[RowProblem]]]:
+    """Yield ``(business or None, problems)`` for every data row of CSV ``text``."""
+    reader, header = open_table(text, name=name)
     columns = resolve_columns(header, mapping or {})
     while True:
         line = reader.line_num + 1

@@ -9,7 +9,9 @@ import click
 
 from outreach.kernel.errors import OutreachError, SequenceError
 from outreach.kernel.runtime import Runtime
-from outreach.kernel.services.sequences import step_source
+from outreach.kernel.services import variants
+from outreach.kernel.services.sequence_stats import SequenceFigures, sequence_figures
+from outreach.kernel.services.sequences import find_variant, step_source
 from outreach.kernel.templating import TemplateSource
 
 from .common import (
@@ -74,6 +76,10 @@ async def list_sequences(rt: Runtime, page: int | None, per_page: int | None, as
                 f"        {step.position}. {when}{business}: "
                 f"{step.subject if step.position == 1 else 'Re: ...'}"
             )
+            for variant in step.variants:
+                state = " (stopped)" if variant.stopped else ""
+                subject = variant.subject if step.position == 1 else "Re: ..."
+                click.echo(f"           variant {variant.name}, weight {variant.weight:g}{state}: {subject}")
 
 
 @sequences.command("preview")
@@ -81,20 +87,103 @@ async def list_sequences(rt: Runtime, page: int | None, per_page: int | None, as
 @click.argument("lead_id", type=int)
 @click.option("--step", default=1, show_default=True, help="Which step to render.")
 @click.option("--mailbox", help="Render as this mailbox would send it.")
+@click.option("--variant", help="Render this variant of the step (A/B tests).")
 @with_runtime
-async def preview(rt: Runtime, sequence: str, lead_id: int, step: int, mailbox: str | None) -> None:
+async def preview(
+    rt: Runtime, sequence: str, lead_id: int, step: int, mailbox: str | None, variant: str | None
+) -> None:
     """Show SEQUENCE's step rendered for LEAD_ID, exactly as it would be queued."""
     found = await rt.sequences.find(sequence)
     if not 1 <= step <= len(found.steps):
         raise SequenceError(f"Sequence '{found.name}' has steps 1 to {len(found.steps)}.")
-    source: TemplateSource = step_source(found.steps[step - 1])
+    chosen = find_variant(found.steps[step - 1], variant)
+    if variant is not None and chosen is None:
+        names = ", ".join(v.name for v in found.steps[step - 1].variants) or "none"
+        raise SequenceError(f"Step {step} has no variant '{variant}' (it has: {names}).")
+    source: TemplateSource = step_source(found.steps[step - 1], chosen)
     if step > 1:
-        source = TemplateSource(subject=found.steps[0].subject, text=source.text, html=source.html)
+        first = find_variant(found.steps[0], variant) or (found.steps[0].variants or [None])[0]
+        subject = step_source(found.steps[0], first).subject
+        source = TemplateSource(subject=subject, text=source.text, html=source.html)
     rendered = await rt.templates.preview(source, lead_id, mailbox)
     subject = rendered.subject if step == 1 else f"Re: {rendered.subject}"
     click.echo(f"Subject: {subject}\n\n{rendered.text}")
     if rendered.html:
         click.echo(f"\n--- HTML ---\n{rendered.html}")
+
+
+def _rate(figures: dict[str, float], name: str) -> str:
+    return f"{100 * figures.get(name, 0.0):.1f}%"
+
+
+def _echo_figures(figures: SequenceFigures) -> None:
+    click.echo(f"Sequence '{figures.sequence}'")
+    for step in figures.steps:
+        click.echo(f"\nStep {step.step}")
+        echo_header(
+            f"{'VARIANT':<14}",
+            f"{'SENT':>6}",
+            f"{'DELIVERED':>10}",
+            f"{'OPENED':>13}",
+            f"{'CLICKED':>13}",
+            f"{'REPLIED':>13}",
+            f"{'BOUNCED':>13}",
+            f"{'UNSUBSCRIBED':>13}",
+        )
+        for row in step.variants:
+            name = (row.variant or "(no variant)") + (" stopped" if row.stopped else "")
+            cells = [
+                f"{getattr(row, field)} {_rate(row.rates, field):>6}"
+                for field in ("opened", "clicked", "replied", "bounced", "unsubscribed")
+            ]
+            click.echo(
+                f"{name:<14}  {row.sent:>6}  {row.delivered:>10}  " + "  ".join(f"{c:>13}" for c in cells)
+            )
+        if step.comparison is not None:
+            click.echo(f"Reply rate: {step.comparison.verdict}. {step.comparison.explanation}")
+
+
+@sequences.command("stats")
+@click.argument("sequence")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON: per step, per variant, with the comparison."
+)
+@with_runtime
+async def stats(rt: Runtime, sequence: str, as_json: bool) -> None:
+    """SEQUENCE's figures per step and variant: sent, delivered, opened, clicked, replied, bounced,
+    unsubscribed, with rates, and whether the variants' reply rates really differ."""
+    figures = await sequence_figures(await rt.sequences.find(sequence))
+    if as_json:
+        echo_json(figures)
+    else:
+        _echo_figures(figures)
+
+
+def _variant_command(stopped: bool) -> click.Command:
+    verb = "stop" if stopped else "resume"
+
+    @click.argument("sequence")
+    @click.argument("step", type=int)
+    @click.argument("variant")
+    @with_runtime
+    async def command(rt: Runtime, sequence: str, step: int, variant: str) -> None:
+        found = await rt.sequences.find(sequence)
+        await variants.set_stopped(found, step, variant, stopped, actor=CLI_ACTOR)
+        click.echo(
+            f"Variant '{variant}' of step {step} of '{found.name}' "
+            + ("is stopped: new emails use the other variants." if stopped else "is in use again.")
+        )
+
+    command.__doc__ = (
+        "Stop VARIANT of STEP of SEQUENCE: its emails and figures stay, new emails use the others."
+        if stopped
+        else "Resume VARIANT of STEP of SEQUENCE, so new emails may use it again."
+    )
+    return sequences.command(f"{verb}-variant")(command)
+
+
+stop_variant = _variant_command(True)
+resume_variant = _variant_command(False)
 
 
 @click.command("enroll")

@@ -1,20 +1,14 @@
-"""Working on many leads at once: bulk approve/reject/undo/tag, and importing a CSV file."""
+"""Working on many leads at once: bulk approve/reject/undo/tag (importing a CSV: :mod:`.lead_import`)."""
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
-from litestar.datastructures import UploadFile
 
-from outreach.kernel.contracts import DiscoveryQuery
 from outreach.kernel.errors import InvalidInput
-from outreach.kernel.private_files import private_dir, write_private
-from outreach.kernel.services.discovery import submit_discovery
 from outreach.kernel.services.lead_tags import split_tags
 from outreach.kernel.services.leads import BulkResult
 from outreach.web.rendering import render
@@ -22,8 +16,6 @@ from outreach.web.rendering import render
 from . import WEB_ACTOR, runtime
 from .leads import ACTIONS, query_from, results_context
 
-#: The largest CSV the browser may upload (Litestar refuses bigger bodies with 413).
-MAX_UPLOAD = 20 * 1024 * 1024
 #: How many skipped ids the summary lists per reason.
 SHOWN_IDS = 10
 #: What each bulk action is called once done.
@@ -111,28 +103,3 @@ async def leads_bulk(request: Request[Any, Any, Any]) -> Response[str]:
     context = await results_context(request, query)
     context["summary"] = summarize(action, result)
     return render(request, "leads/index.html", context, block="results")
-
-
-def _upload_name(original: str | None) -> str:
-    """A safe file name for an uploaded CSV, stamped with the time it arrived."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", (original or "upload.csv").rsplit("/", 1)[-1]).strip(".-")
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    return f"{stamp}-{stem[:80] or 'upload.csv'}"
-
-
-@post("/leads/import", name="leads_import", include_in_schema=False, request_max_body_size=MAX_UPLOAD)
-async def leads_import(request: Request[Any, Any, Any]) -> Response[str]:
-    """Save an uploaded CSV in the data directory and queue its import; answer the job's progress."""
-    data = await request.form()
-    upload = data.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise InvalidInput("Choose a CSV file to import first.")
-    content = await upload.read()
-    if not content.strip():
-        raise InvalidInput(f"{upload.filename} is empty; there is nothing to import.")
-    rt = runtime(request)
-    folder = private_dir(rt.settings.data_path / "imports")
-    path = folder / _upload_name(upload.filename)
-    write_private(path, content)  # names, addresses, phones: 0600 like the rest of the data dir
-    job = await submit_discovery(rt, "csv", DiscoveryQuery(query=str(path)), actor=WEB_ACTOR)
-    return render(request, "jobs/detail.html", {"job": job}, block="job", fragment=True)

@@ -120,6 +120,7 @@ async def unsubscribe(request: Request[Any, Any, Any], token: FromPath[str]) -> 
     how = "one-click" if b"List-Unsubscribe=One-Click" in body else "unsubscribe page"
     if address is not None:
         await rt.suppressions.add(address, reason="unsubscribed", source=how, actor=RECIPIENT_ACTOR)
+        await rt.emails.mark_unsubscribed(email_id)
         email = await rt.emails.get(email_id)
         await rt.enrollment.stop(email.lead_id, f"the recipient unsubscribed ({how})", actor=RECIPIENT_ACTOR)
         log.info("recipient_unsubscribed", email_id=email_id, how=how)
