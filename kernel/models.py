@@ -58,6 +58,12 @@ class Lead(msgspec.Struct, kw_only=True):
     tags: list[str] = []
 
 
+#: ``Email.kind`` of a step of a sequence: a cold email or one of its follow-ups.
+SEQUENCE_EMAIL = "sequence"
+#: ``Email.kind`` of a person's answer to a reply, written on the Replies page.
+ANSWER_EMAIL = "answer"
+
+
 class Email(msgspec.Struct, kw_only=True):
     """One message in the outbox: a step of a sequence for one lead."""
 
@@ -94,6 +100,9 @@ class Email(msgspec.Struct, kw_only=True):
     variant: str | None = None
     #: When the recipient unsubscribed through this email (its link, one-click or a reply).
     unsubscribed_at: datetime | None = None
+    #: ``sequence`` (a step of a sequence) or ``answer`` (a person's answer to a reply; it has no
+    #: sequence and step 0, carries no cold-email footer and counts in no cold-email figure).
+    kind: str = "sequence"
 
 
 class Job(msgspec.Struct, kw_only=True):

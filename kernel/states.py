@@ -15,7 +15,7 @@ from .errors import IllegalTransition
 
 
 class LeadState(StrEnum):
-    """Where a lead is in its life, from discovery to outreach."""
+    """Where a lead is in its life, from discovery through outreach to a deal won or lost."""
 
     DISCOVERED = "discovered"
     ANALYZING = "analyzing"
@@ -26,6 +26,11 @@ class LeadState(StrEnum):
     READY_FOR_OUTREACH = "ready_for_outreach"
     FAILED = "failed"
     EXPIRED = "expired"
+    #: Deal stages: a person moves a lead on once it answered (see :data:`DEAL_STATES`).
+    INTERESTED = "interested"
+    MEETING = "meeting"
+    WON = "won"
+    LOST = "lost"
 
 
 class EmailState(StrEnum):
@@ -69,6 +74,16 @@ def _pairs(*groups: tuple[tuple[str, ...], tuple[str, ...]]) -> frozenset[tuple[
 
 
 L = LeadState
+#: The deal stages a person moves a lead through after outreach, in their usual order.
+DEAL_STATES = (L.INTERESTED, L.MEETING, L.WON, L.LOST)
+#: A lead's deal moves: from outreach (where a lead stays while its sequence runs) to any
+#: stage, on through the stages, and a lost lead back to interested when it comes round.
+DEAL_PAIRS = _pairs(
+    ((L.READY_FOR_OUTREACH,), DEAL_STATES),
+    ((L.INTERESTED,), (L.MEETING, L.WON, L.LOST)),
+    ((L.MEETING,), (L.WON, L.LOST)),
+    ((L.LOST,), (L.INTERESTED,)),
+)
 LEAD_MACHINE = StateMachine(
     entity="lead",
     states=frozenset(LeadState),
@@ -83,7 +98,8 @@ LEAD_MACHINE = StateMachine(
         ((L.FAILED,), (L.DISCOVERED,)),
         # ...and undo a review while no email has gone out (the service checks the emails).
         ((L.APPROVED, L.REJECTED, L.EXPIRED), (L.PENDING_REVIEW,)),
-    ),
+    )
+    | DEAL_PAIRS,
 )
 
 E = EmailState
@@ -117,6 +133,11 @@ def check_transition(machine: StateMachine, old: str, new: str) -> None:
         raise IllegalTransition(machine.entity, old, new, machine.targets_of(old))
 
 
+def deal_moves(state: str) -> list[str]:
+    """The deal stages a lead in ``state`` may move to now, in the stages' order."""
+    return [stage for stage in DEAL_STATES if LEAD_MACHINE.can(state, stage)]
+
+
 def review_status(state: str) -> str:
     """The review outcome a lead's state implies: none, pending, approved or rejected.
 
@@ -124,7 +145,7 @@ def review_status(state: str) -> str:
     """
     if state == L.PENDING_REVIEW:
         return "pending"
-    if state in (L.APPROVED, L.READY_FOR_OUTREACH):
+    if state in (L.APPROVED, L.READY_FOR_OUTREACH, *DEAL_STATES):
         return "approved"
     if state == L.REJECTED:
         return "rejected"

@@ -25,7 +25,7 @@ import msgspec
 import structlog
 
 from ..errors import SequenceError, TemplateError
-from ..models import Email, Enrollment, Lead, Sequence
+from ..models import ANSWER_EMAIL, Email, Enrollment, Lead, Sequence
 from ..states import EmailState, LeadState
 from ..store.bulk import insert_rows
 from ..store.engine import write_transaction
@@ -340,8 +340,11 @@ class EnrollmentService:
                 actor,
                 new={"sequence_id": row["sequence"], "reason": reason},
             )
+        # A person's answer to the lead is not a step of a sequence: stopping leaves it be.
         queued = await EmailRow.select(EmailRow.id).where(
-            (EmailRow.lead == lead_id) & (EmailRow.state == EmailState.QUEUED)
+            (EmailRow.lead == lead_id)
+            & (EmailRow.state == EmailState.QUEUED)
+            & (EmailRow.kind != ANSWER_EMAIL)
         )
         for row in queued:
             email, _ = await self._rt.emails.transition_in_transaction(
@@ -390,6 +393,7 @@ class EnrollmentService:
             queued = await EmailRow.select().where(
                 (EmailRow.lead == lead_id)
                 & (EmailRow.state == EmailState.QUEUED)
+                & (EmailRow.kind != ANSWER_EMAIL)
                 & ((EmailRow.due_at < until) | EmailRow.due_at.is_null())
             )
             for row in queued:

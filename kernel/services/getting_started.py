@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 import msgspec
 
 from ..compliance import Finding
-from ..states import LEFT_STATES, LeadState
+from ..states import DEAL_STATES, LEFT_STATES, LeadState
 from ..store.tables import EmailRow
 
 L = LeadState
@@ -54,8 +54,15 @@ def build_checklist(
     real_emails_sent: int,
 ) -> Checklist:
     """The checklist for these figures (a pure function: the dashboard gathers them)."""
-    beyond_analysis = (L.PENDING_REVIEW, L.APPROVED, L.REJECTED, L.EXPIRED, L.READY_FOR_OUTREACH)
-    approved_or_later = (L.APPROVED, L.READY_FOR_OUTREACH)
+    beyond_analysis = (
+        L.PENDING_REVIEW,
+        L.APPROVED,
+        L.REJECTED,
+        L.EXPIRED,
+        L.READY_FOR_OUTREACH,
+        *DEAL_STATES,
+    )
+    approved_or_later = (L.APPROVED, L.READY_FOR_OUTREACH, *DEAL_STATES)
     first = sending_problems[0] if sending_problems else None
     steps = [
         Step(

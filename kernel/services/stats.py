@@ -1,4 +1,9 @@
-"""Figures for the dashboard: the outreach funnel and sends per day, counted in SQL."""
+"""Figures for the dashboard: the outreach funnel and sends per day, counted in SQL.
+
+Only cold email counts: a person's answer to a reply (``emails.kind = 'answer'``) is in
+none of these figures. A lead in a deal stage (interested, meeting, won, lost) was
+approved and sent to.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ from datetime import date, timedelta
 
 import msgspec
 
-from ..states import LEFT_STATES, EmailState, LeadState
+from ..models import ANSWER_EMAIL
+from ..states import DEAL_STATES, LEFT_STATES, EmailState, LeadState
 from ..store.tables import EmailRow, LeadRow
 from .transitions import utcnow
 
@@ -14,7 +20,9 @@ from .transitions import utcnow
 _SENT = LEFT_STATES
 _OPENED = (EmailState.OPENED, EmailState.REPLIED, EmailState.CATEGORIZED)
 _REPLIED = (EmailState.REPLIED, EmailState.CATEGORIZED)
-_APPROVED = (LeadState.APPROVED, LeadState.READY_FOR_OUTREACH)
+_APPROVED = (LeadState.APPROVED, LeadState.READY_FOR_OUTREACH, *DEAL_STATES)
+#: The emails these figures count: every step of a sequence, no answer a person wrote.
+_COLD = f"kind <> '{ANSWER_EMAIL}'"
 
 
 class FunnelStep(msgspec.Struct, frozen=True):
@@ -43,24 +51,32 @@ async def _scalar(sql: str) -> int:
 
 async def funnel() -> list[FunnelStep]:
     """Leads that were discovered, approved, sent an email, opened one, and replied."""
-    sent_leads = f"SELECT DISTINCT lead FROM emails WHERE state IN ({_in(_SENT)}) OR sent_at IS NOT NULL"
+    sent_leads = (
+        f"SELECT DISTINCT lead FROM emails WHERE {_COLD} "
+        f"AND (state IN ({_in(_SENT)}) OR sent_at IS NOT NULL) "
+        f"UNION SELECT id FROM leads WHERE lifecycle_state IN ({_in(DEAL_STATES)})"
+    )
     return [
         FunnelStep("discovered", await _scalar("SELECT COUNT(*) AS n FROM leads")),
         FunnelStep(
             "approved",
             await _scalar(
                 f"SELECT COUNT(*) AS n FROM leads WHERE lifecycle_state IN ({_in(_APPROVED)}) "
-                "OR id IN (SELECT lead FROM emails)"
+                f"OR id IN (SELECT lead FROM emails WHERE {_COLD})"
             ),
         ),
         FunnelStep("sent", await _scalar(f"SELECT COUNT(*) AS n FROM ({sent_leads})")),
         FunnelStep(
             "opened",
-            await _scalar(f"SELECT COUNT(DISTINCT lead) AS n FROM emails WHERE state IN ({_in(_OPENED)})"),
+            await _scalar(
+                f"SELECT COUNT(DISTINCT lead) AS n FROM emails WHERE {_COLD} AND state IN ({_in(_OPENED)})"
+            ),
         ),
         FunnelStep(
             "replied",
-            await _scalar(f"SELECT COUNT(DISTINCT lead) AS n FROM emails WHERE state IN ({_in(_REPLIED)})"),
+            await _scalar(
+                f"SELECT COUNT(DISTINCT lead) AS n FROM emails WHERE {_COLD} AND state IN ({_in(_REPLIED)})"
+            ),
         ),
     ]
 
@@ -71,7 +87,7 @@ async def sends_per_day(days: int = 14, *, today: date | None = None) -> list[Da
     first = last - timedelta(days=days - 1)
     rows = await EmailRow.raw(
         "SELECT substr(sent_at, 1, 10) AS day, COUNT(*) AS n FROM emails "
-        "WHERE sent_at IS NOT NULL AND substr(sent_at, 1, 10) >= {} GROUP BY day",
+        f"WHERE {_COLD} AND sent_at IS NOT NULL AND substr(sent_at, 1, 10) >= {{}} GROUP BY day",
         first.isoformat(),
     )
     counts = {row["day"]: int(row["n"]) for row in rows}
@@ -100,12 +116,12 @@ async def engagement() -> Engagement:
     """The dashboard's open, click, reply and bounce counts, in one query."""
     rows = await EmailRow.raw(
         "SELECT "
-        f"(SELECT COUNT(*) FROM emails WHERE state IN ({_in(_SENT)})) AS sent, "
+        f"(SELECT COUNT(*) FROM emails WHERE {_COLD} AND state IN ({_in(_SENT)})) AS sent, "
         "(SELECT COUNT(DISTINCT email) FROM tracking_events WHERE NOT flagged) AS opened, "
         "(SELECT COUNT(DISTINCT email) FROM tracking_events "
         "WHERE NOT flagged AND kind = 'click') AS clicked, "
-        f"(SELECT COUNT(*) FROM emails WHERE state IN ({_in(_REPLIED)})) AS replied, "
-        f"(SELECT COUNT(*) FROM emails WHERE state = '{EmailState.BOUNCED}') AS bounced, "
+        f"(SELECT COUNT(*) FROM emails WHERE {_COLD} AND state IN ({_in(_REPLIED)})) AS replied, "
+        f"(SELECT COUNT(*) FROM emails WHERE {_COLD} AND state = '{EmailState.BOUNCED}') AS bounced, "
         "(SELECT COUNT(*) FROM tracking_events WHERE flagged) AS flagged"
     )
     row = rows[0]

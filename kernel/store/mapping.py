@@ -155,6 +155,7 @@ def email_from_row(row: dict[str, Any], vault: Vault) -> Email:
         claimed_at=row.get("claimed_at"),
         variant=row.get("variant"),
         unsubscribed_at=row.get("unsubscribed_at"),
+        kind=row.get("kind") or "sequence",
     )
 
 

@@ -172,6 +172,8 @@ class EmailRow(_Timestamped, tablename="emails"):
     variant = Varchar(length=64, null=True, default=None)
     #: When the recipient unsubscribed through this email.
     unsubscribed_at = Timestamptz(null=True, default=None)
+    #: ``sequence`` or ``answer`` (a person's answer to a reply: no sequence, no cold-email figures).
+    kind = Varchar(length=16, default="sequence")
 
 
 class EnrollmentRow(_Timestamped, tablename="enrollments"):

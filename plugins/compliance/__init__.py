@@ -14,6 +14,11 @@ It registers, in this order:
 - ``unsubscribe``: the ``List-Unsubscribe`` headers (https and mailto, one-click), the
   footer with the sender and postal address and a visible unsubscribe link, and on a
   sequence's first email the notice of the right to object (GDPR Art. 21(4)).
+
+A person's answer to someone who wrote to us (``context.extra["kind"] == "answer"``) is
+no cold email: it carries no footer, no unsubscribe headers and no tracking, and the
+identity check asks only that its mailbox's from address be a real one. The suppression
+list applies to it as to every message.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from outreach.kernel import (
     sender_problem,
 )
 
-from .footer import UnsubscribeFooter
+from .footer import UnsubscribeFooter, is_answer
 from .tracking import TrackingLinks
 
 #: How long a message waits before the settings are looked at again.
@@ -76,7 +81,9 @@ class IdentityCheck:
         if self._settings_problems is None:
             # The settings do not change while outreach runs: judge them once, not per message.
             self._settings_problems = compliance_problems(self._context.settings)
-        problems = list(self._settings_problems)
+        # The sender, postal address and public links are what cold email owes its reader;
+        # an answer to a person who wrote keeps only a truthful From.
+        problems = [] if is_answer(context) else list(self._settings_problems)
         mailbox_problem = sender_problem(context.mailbox or "default", message.from_address)
         if mailbox_problem:
             problems.append(mailbox_problem)

@@ -8,6 +8,8 @@
 - on the first email of a sequence, the notice of the right to object to direct
   marketing (GDPR Art. 21(4): explicitly, clearly and separately, at the latest at
   the first communication).
+
+None of it goes on a person's answer to someone who wrote to us (:func:`is_answer`).
 """
 
 from __future__ import annotations
@@ -24,11 +26,19 @@ LIST_UNSUBSCRIBE = "List-Unsubscribe"
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe-Post"
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
+#: ``ComplianceContext.extra["kind"]`` of a person's answer to a reply (``Email.kind``).
+ANSWER = "answer"
+
 RIGHT_TO_OBJECT = (
     "You have the right to object at any time to the use of your contact details for direct "
     'marketing (GDPR Art. 21). To object, unsubscribe at the link below or reply "unsubscribe", '
     "and you will not hear from us again."
 )
+
+
+def is_answer(context: ComplianceContext) -> bool:
+    """Whether the message is a person's answer to a reply, not a cold email."""
+    return (context.extra or {}).get("kind") == ANSWER
 
 
 @functools.lru_cache(maxsize=64)
@@ -68,7 +78,10 @@ class UnsubscribeFooter:
         self._context = context
 
     async def prepare(self, message: OutgoingMessage, context: ComplianceContext) -> OutgoingMessage:
-        """``message`` with the headers and the footer (the right to object on a first email)."""
+        """``message`` with the headers and the footer (the right to object on a first email);
+        an answer to a reply as it is."""
+        if is_answer(context):
+            return message
         links = Links(
             self._context, context.public_url or public_url(self._context.settings), message.email_id
         )
@@ -86,7 +99,10 @@ class UnsubscribeFooter:
         ).with_footer(*_footers(sender, address, link, first))
 
     async def check(self, message: OutgoingMessage, context: ComplianceContext) -> Verdict:
-        """Block a message whose unsubscribe header or visible link was taken out after ``prepare``."""
+        """Block a message whose unsubscribe header or visible link was taken out after ``prepare``
+        (an answer to a reply carries neither)."""
+        if is_answer(context):
+            return Verdict.allow()
         header = message.headers.get(LIST_UNSUBSCRIBE, "")
         link = header.partition(">")[0].lstrip("<")
         if not link.startswith("https://") and not link.startswith("http://"):

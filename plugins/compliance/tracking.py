@@ -1,9 +1,9 @@
 """Open and click tracking in HTML emails: an open pixel, and links through the click redirect.
 
 Only the HTML part changes (a text part has no pixel to load, and its links stay as
-the person wrote them), and only for mailboxes with ``tracking = true``. Links that
-are not web links (``mailto:``, ``tel:``, anchors) and links to this outreach itself
-(the unsubscribe link) are left alone.
+the person wrote them), and only for mailboxes with ``tracking = true``, never in a
+person's answer to a reply. Links that are not web links (``mailto:``, ``tel:``,
+anchors) and links to this outreach itself (the unsubscribe link) are left alone.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import msgspec
 
 from outreach.kernel import ComplianceContext, OutgoingMessage, PluginContext, Verdict, public_url
 
+from .footer import is_answer
 from .links import Links
 
 #: ``href`` of an ``<a>`` tag: double-quoted, single-quoted or bare.
@@ -64,7 +65,7 @@ class TrackingLinks:
 
     async def prepare(self, message: OutgoingMessage, context: ComplianceContext) -> OutgoingMessage:
         """The message with its HTML tracked, or unchanged (text only, or tracking off)."""
-        if message.html is None or not context.tracking:
+        if message.html is None or not context.tracking or is_answer(context):
             return message
         links = Links(
             self._context, context.public_url or public_url(self._context.settings), message.email_id

@@ -14,7 +14,7 @@ from outreach.kernel.models import Lead, Page
 from outreach.kernel.services.analysis import submit_analysis
 from outreach.kernel.services.lead_tags import all_tags, normalize_tag
 from outreach.kernel.services.leads import SORTS, LeadQuery
-from outreach.kernel.states import LeadState
+from outreach.kernel.states import LeadState, deal_moves
 from outreach.web.lead_hints import as_clause
 from outreach.web.rendering import is_fragment_request, render
 
@@ -132,7 +132,12 @@ async def lead_detail(request: Request[Any, Any, Any], lead_id: RecordId) -> Res
     return render(
         request,
         "leads/detail.html",
-        {"detail": detail, "lead": detail.lead, "discovery_fields": DISCOVERY_FIELDS},
+        {
+            "detail": detail,
+            "lead": detail.lead,
+            "discovery_fields": DISCOVERY_FIELDS,
+            "deal_moves": deal_moves(detail.lead.lifecycle_state),
+        },
         block="panel",
     )
 

@@ -8,7 +8,7 @@ import uuid
 from email.utils import parseaddr
 
 from ...contracts import OutgoingMessage
-from ...models import Email
+from ...models import ANSWER_EMAIL, Email
 
 _DOMAIN = re.compile(r"^[A-Za-z0-9.-]+$")
 
@@ -57,7 +57,7 @@ def outgoing(email: Email, *, reply_to: str | None = None) -> OutgoingMessage:
         headers=headers,
         in_reply_to=email.in_reply_to,
         references=list(email.references),
-        thread_id=email.provider_thread_id if email.step_number > 1 else None,
+        thread_id=email.provider_thread_id if email.step_number > 1 or email.kind == ANSWER_EMAIL else None,
         mailbox=email.mailbox,
         lead_id=email.lead_id,
         step_number=email.step_number,

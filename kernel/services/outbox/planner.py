@@ -11,6 +11,11 @@ An email a person asked to send now (``outreach outbox send-now``) skips the sen
 window and its mailbox's gap once, never a cap, the rate limit or a check: the mark is
 the ``send_now`` audit row of that version of the email (see :func:`live_send_now`).
 
+A person's answer to a reply (``Email.kind == "answer"``) skips the sending window
+and is never cancelled because the lead replied; caps, the gap, the rate limit, the
+suppression list and every check still apply (the compliance checks see
+``extra["kind"]`` and leave the cold-email footer off).
+
 The same plan serves the worker and ``outreach send --dry-run``; only the worker
 applies it. Each decision that holds an email back names its hold (``Decision.hold``).
 """
@@ -28,7 +33,7 @@ from piccolo.query import Select
 
 from ...compliance import LEGAL_HOLD, public_url
 from ...contracts import ComplianceContext, OutgoingMessage, VerdictAction
-from ...models import Email, Lead
+from ...models import ANSWER_EMAIL, Email, Lead
 from ...protocols import ComplianceCheck, MessagePreparer
 from ...states import EmailState
 from ...store.engine import read_transaction
@@ -384,12 +389,15 @@ async def _decide(rt: Runtime, email: Email, leads: dict[int, Lead | None], roun
     suppressed = round_.hashes[email.id] in round_.suppressed
     if suppressed:
         return Decision(email=email, action="cancel", reason="the address is on the suppression list")
-    if email.lead_id in round_.stopped:
+    answer = email.kind == ANSWER_EMAIL
+    # A person's answer is what a reply calls for: the reply that stops the sequence never stops it.
+    if email.lead_id in round_.stopped and not answer:
         return Decision(email=email, action="cancel", reason="the lead replied or an email to it bounced")
     settings = rt.mailboxes.settings_of(name)
     timezone = email.recipient_timezone or rt.mailboxes.timezone_of(name)
     opening = window_opening(now, timezone, settings.window, settings.weekdays_only)
-    if opening is not None and not await round_.send_now(email):
+    # The window times cold email to the recipient's working hours; an answer goes when written.
+    if opening is not None and not answer and not await round_.send_now(email):
         return Decision(
             email=email,
             action="defer",
@@ -458,7 +466,7 @@ def compliance_context(
         delivers=bool(getattr(rt.plugins.senders.get(sender), "delivers", True)),
         tracking=settings.tracking,
         suppressed=suppressed,
-        extra={"sequence_id": email.sequence_id, "reply_to": settings.reply_to},
+        extra={"sequence_id": email.sequence_id, "reply_to": settings.reply_to, "kind": email.kind},
     )
 
 
