@@ -135,13 +135,39 @@ def find_phones(pages: Iterable[tuple[str, str, list[str]]], region: str | None)
                 entry = _number(number)
                 found.setdefault(entry["number"], {**entry, "how": "tel", "source": url})
     for url, text, _tel in pages:
-        try:
-            matches = list(
-                phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
-            )
-        except Exception:  # the matcher has choked on odd text before; a page's numbers are not worth a crash
-            continue
-        for match in matches:
-            entry = _number(match.number)
-            found.setdefault(entry["number"], {**entry, "how": "text", "source": url})
+        for window in candidate_windows(text):
+            try:
+                matches = list(
+                    phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID)
+                )
+            except (
+                Exception
+            ):  # the matcher has choked on odd text before; a page's numbers are not worth a crash
+                continue
+            for match in matches:
+                entry = _number(match.number)
+                found.setdefault(entry["number"], {**entry, "how": "text", "source": url})
     return list(found.values())[:LIMIT]
+
+
+#: A run of at least six digits with the separators numbers are written with.
+_DIGIT_RUN = re.compile(r"[+(]?\d(?:[\d\s().\-/\u00a0\u2010-\u2015]*\d){5,}")
+#: Context kept around a run: what the matcher looks at before it, and an extension after it.
+_BEFORE, _AFTER = 8, 20
+
+
+def candidate_windows(text: str) -> list[str]:
+    """The stretches of ``text`` that may hold a phone number, each with a little context.
+
+    The matcher walks the whole text in Python, which cost more than fetching the page;
+    a page's numbers are a few short digit runs, so only those (merged where they touch)
+    are handed to it, with the characters around them it checks and an extension after.
+    """
+    windows: list[tuple[int, int]] = []
+    for match in _DIGIT_RUN.finditer(text):
+        start, end = max(0, match.start() - _BEFORE), min(len(text), match.end() + _AFTER)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return [text[start:end] for start, end in windows]
