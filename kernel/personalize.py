@@ -16,6 +16,8 @@ from .models import Lead
 _HONORIFICS = {"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "madam", "mx"}
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—·:-]\s+|\s+-\s+")
 _GENERIC_TITLES = {"home", "homepage", "home page", "welcome", "index", "accueil", "inicio", "startseite"}
+#: The enrichment record of the ``first_line`` enricher, where a person's edit is stored too.
+FIRST_LINE_RECORD = "first_line"
 #: Keys an enricher may use for a page's title, description or a ready-made first line.
 _FIRST_LINE_KEYS = ("first_line",)
 _DESCRIPTION_KEYS = ("description", "meta_description", "og_description")
@@ -83,11 +85,28 @@ def _title_subject(title: str, business_name: str) -> str | None:
     return None
 
 
+def edited_first_line(lead: Lead) -> bool:
+    """Whether a person wrote (or cleared) the lead's first line, which then stands as they left it."""
+    record = lead.enrichment.get(FIRST_LINE_RECORD)
+    return record is not None and bool(record.data.get("edited_by"))
+
+
 def first_line(lead: Lead) -> str:
-    """An opening sentence about the business, from its website when analysis found one."""
-    ready = _enrichment_value(lead, _FIRST_LINE_KEYS)
-    if ready:
-        return ready
+    """An opening sentence about the business.
+
+    A person's line comes first (if they cleared it, the plain sentence), then a line an
+    enricher wrote (the ``first_line`` enricher's model), then :func:`plain_first_line`.
+    """
+    if edited_first_line(lead):
+        written = lead.enrichment[FIRST_LINE_RECORD].data.get("first_line")
+        if isinstance(written, str) and written.strip():
+            return " ".join(written.split())
+        return plain_first_line(lead)
+    return _enrichment_value(lead, _FIRST_LINE_KEYS) or plain_first_line(lead)
+
+
+def plain_first_line(lead: Lead) -> str:
+    """The sentence built from the website's description or title, else the category and city."""
     name = lead.business_name.strip()
     description = _enrichment_value(lead, _DESCRIPTION_KEYS)
     sentence = _first_sentence(description) if description else None

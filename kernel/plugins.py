@@ -46,6 +46,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "outreach.plugins.website",
     "outreach.plugins.email_check",
     "outreach.plugins.scoring",
+    "outreach.plugins.first_line",
     "outreach.plugins.smtp",
     "outreach.plugins.gmail",
     "outreach.plugins.reply_rules",

@@ -68,6 +68,9 @@ def pyinstaller_arguments(dist: Path, work: Path) -> list[str]:
         "--exclude-module=pydantic",
         "--exclude-module=pydantic_core",
         "--exclude-module=tkinter",
+        # The optional first-line extra (llm, openai) is not part of the desktop app.
+        "--exclude-module=llm",
+        "--exclude-module=openai",
     ]
 
 

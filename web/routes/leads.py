@@ -19,6 +19,7 @@ from outreach.web.lead_hints import as_clause
 from outreach.web.rendering import is_fragment_request, render
 
 from . import WEB_ACTOR, RecordId, form, optional_int, runtime
+from .first_lines import first_line_context
 
 #: Review actions on one row: the state each one moves the lead to.
 ACTIONS = {
@@ -137,6 +138,7 @@ async def lead_detail(request: Request[Any, Any, Any], lead_id: RecordId) -> Res
             "lead": detail.lead,
             "discovery_fields": DISCOVERY_FIELDS,
             "deal_moves": deal_moves(detail.lead.lifecycle_state),
+            **first_line_context(request, detail.lead),
         },
         block="panel",
     )
