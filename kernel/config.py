@@ -59,6 +59,12 @@ class DatabaseSettings(_Section):
     path: str | None = None
     #: Seconds a writer waits for SQLite's lock before giving up.
     busy_timeout: float = 30.0
+    #: ``postgresql://user@host:port/db``: the store on PostgreSQL instead of the SQLite file.
+    url: str | None = None
+    #: The PostgreSQL password, as a secret reference (never inside ``url``).
+    password: SecretRef | None = None
+    #: Connections each process keeps to PostgreSQL at most.
+    pool_size: int = 10
 
 
 class SenderSettings(_Section):

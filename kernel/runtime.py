@@ -37,8 +37,7 @@ from .services.suppressions import SuppressionService
 from .services.templates import TemplateService
 from .services.tracking import TrackingService
 from .services.transitions import utcnow
-from .store.engine import open_database
-from .store.pool import PooledSQLiteEngine
+from .store.engine import open_store
 from .updates import UpdateCheck
 
 log = structlog.get_logger("outreach.runtime")
@@ -47,9 +46,7 @@ log = structlog.get_logger("outreach.runtime")
 class Runtime:
     """Everything a front end needs, built from one :class:`Settings`."""
 
-    def __init__(
-        self, settings: Settings, vault: Vault, plugins: PluginHost, engine: PooledSQLiteEngine
-    ) -> None:
+    def __init__(self, settings: Settings, vault: Vault, plugins: PluginHost, engine: Any) -> None:
         self.settings = settings
         self.vault = vault
         self.plugins = plugins
@@ -108,7 +105,7 @@ class Runtime:
         route_to_stdlib()
         extra_plugins = tuple(extra_plugins)
         vault = load_vault(settings.data_path)
-        engine = await open_database(settings.database_path, settings.database.busy_timeout)
+        engine = await open_store(settings)
         if not plugins:
             host = build_plugin_host(settings, vault=vault, load_entry_points=False, builtins=())
             runtime = cls(settings, vault, host, engine)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from litestar.testing.transport import TestClientTransport
+from pg_cluster import PostgresCluster
 
 from outreach.kernel.config import Settings, parse_settings
 from outreach.kernel.runtime import Runtime
@@ -49,12 +50,41 @@ def data_dir(tmp_path: Path) -> Path:
     return path
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run the tests of a module marked ``both_engines`` on SQLite and on PostgreSQL.
+
+    A test marked ``sqlite_only`` (it reads SQLite's own files or pragmas) runs once.
+    """
+    marked = metafunc.definition.get_closest_marker("both_engines")
+    only = metafunc.definition.get_closest_marker("sqlite_only")
+    if marked and not only and "store_engine" in metafunc.fixturenames:
+        metafunc.parametrize("store_engine", ["sqlite", "postgres"], indirect=True)
+
+
 @pytest.fixture
-def make_settings(data_dir: Path) -> Callable[..., Settings]:
-    """Build :class:`Settings` from TOML-shaped keyword arguments, on the test's data dir."""
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """The engine this test's store runs on: ``sqlite``, or ``postgres`` in a ``both_engines`` module."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def make_settings(
+    data_dir: Path, store_engine: str, request: pytest.FixtureRequest
+) -> Callable[..., Settings]:
+    """Build :class:`Settings` from TOML-shaped keyword arguments, on the test's data dir (and,
+    on PostgreSQL, on a fresh database of its own)."""
+    # On PostgreSQL each data directory (its own data key) gets a database of its own, as it
+    # gets its own SQLite file.
+    urls: dict[str, str] = {}
+    if store_engine == "postgres":
+        urls[str(data_dir)] = request.getfixturevalue("postgres_url")
 
     def make(**raw: Any) -> Settings:
         raw.setdefault("data_dir", str(data_dir))
+        if urls:
+            if str(raw["data_dir"]) not in urls:
+                urls[str(raw["data_dir"])] = request.getfixturevalue("postgres_server").create_database()
+            raw["database"] = {"url": urls[str(raw["data_dir"])], **raw.get("database", {})}
         return parse_settings(raw, source="test settings")
 
     return make
@@ -85,3 +115,18 @@ async def make_runtime() -> AsyncIterator[Callable[..., Any]]:
 async def runtime(settings: Settings, make_runtime: Callable[..., Any]) -> Runtime:
     """A runtime with default settings on a fresh database."""
     return await make_runtime(settings)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL server on 127.0.0.1, started for the first test that asks for it."""
+    with PostgresCluster.start() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresCluster) -> Iterator[str]:
+    """A fresh, empty database for this test: ``postgresql://outreach@127.0.0.1:PORT/NAME``."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)

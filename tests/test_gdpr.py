@@ -27,6 +27,9 @@ from outreach.kernel.store.tables import AuditRow, InboundMessageRow, JobRow, Le
 from outreach.web import create_app
 from outreach.web.cli import cli
 
+# The store's behaviour, on SQLite and on PostgreSQL alike.
+pytestmark = pytest.mark.both_engines
+
 REPLY = "Please unsubscribe me, I am Dana Whitfield and my number is 555-0199."
 SECRET_NOTE = "private note seen only in enrichment"
 
@@ -271,8 +274,24 @@ async def test_key_rotation_reencrypts_inbound_messages(make_settings, make_runt
     assert message.address == "owner0@lead0.example"
 
 
+async def stored_bytes(rt, data_dir: Path, request) -> bytes:
+    """Every byte the store keeps on disk: SQLite's files, or PostgreSQL's tables and indexes."""
+    if not rt.settings.database.url:
+        return database_bytes(data_dir)
+    cluster = request.getfixturevalue("postgres_server")
+    await LeadRow.raw("CHECKPOINT")  # what is in shared buffers reaches the files
+    rows = await LeadRow.raw(
+        "SELECT pg_relation_filepath(c.oid) AS path FROM pg_class c "
+        "WHERE c.relnamespace = 'public'::regnamespace AND pg_relation_filepath(c.oid) IS NOT NULL "
+        "UNION SELECT pg_relation_filepath(c.reltoastrelid) FROM pg_class c "
+        "WHERE c.relnamespace = 'public'::regnamespace AND c.reltoastrelid <> 0"
+    )
+    files = [cluster.data_dir / row["path"] for row in rows if row["path"]]
+    return b"".join(path.read_bytes() for path in files if path.is_file())
+
+
 async def test_an_erased_lead_leaves_nothing_readable_in_the_file(
-    make_settings, make_runtime, data_dir
+    make_settings, make_runtime, data_dir, request
 ) -> None:
     rt = await make_runtime(make_settings())
     kept, _ = await rt.leads.upsert_discovered(
@@ -287,7 +306,7 @@ async def test_an_erased_lead_leaves_nothing_readable_in_the_file(
         "test",
     )
     await gdpr.erase_data(rt, address="dr.quillfeather@zanzibar.example", actor="test")
-    raw = database_bytes(data_dir)
+    raw = await stored_bytes(rt, data_dir, request)
     assert b"Kept Bakery" in raw
     assert b"Quillfeather" not in raw  # neither in free pages nor in the write-ahead log
     assert (await rt.leads.get(kept.id)).email == "hello@kept.example"

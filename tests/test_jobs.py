@@ -9,9 +9,14 @@ import socket
 import sys
 import textwrap
 
+import pytest
+
 from outreach.kernel import DiscoveryQuery
 from outreach.kernel.job_runner import JobRunner
 from outreach.kernel.services.discovery import submit_discovery
+
+# The store's behaviour, on SQLite and on PostgreSQL alike.
+pytestmark = pytest.mark.both_engines
 
 HOLDER = textwrap.dedent(
     """
@@ -27,7 +32,8 @@ HOLDER = textwrap.dedent(
         await asyncio.sleep(3600)
 
     async def main():
-        rt = await Runtime.open(parse_settings({"data_dir": sys.argv[1]}))
+        database = {"database": {"url": sys.argv[2]}} if len(sys.argv) > 2 else {}
+        rt = await Runtime.open(parse_settings({"data_dir": sys.argv[1], **database}))
         rt.runner.register("hold", forever)
         job = await rt.jobs.submit("hold", {}, actor="test")
         await rt.runner.run_now(job.id)
@@ -39,7 +45,12 @@ HOLDER = textwrap.dedent(
 
 async def test_a_job_left_running_by_a_killed_process_is_interrupted_and_resumable(runtime, data_dir) -> None:
     holder = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", HOLDER, str(data_dir), stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        "-c",
+        HOLDER,
+        str(data_dir),
+        *([runtime.settings.database.url] if runtime.settings.database.url else []),
+        stdout=asyncio.subprocess.PIPE,
     )
     try:
         line = await asyncio.wait_for(holder.stdout.readline(), timeout=30)

@@ -36,6 +36,9 @@ from outreach.kernel.services.outbox.planner import due_query
 from outreach.kernel.services.outbox.reconcile import reconcile
 from outreach.kernel.store.tables import EmailRow, SuppressionRow
 
+# The store's behaviour, on SQLite and on PostgreSQL alike.
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.fixture
 def make_settings(make_settings):
@@ -442,6 +445,7 @@ async def test_enrolling_wakes_the_background_worker_without_waiting_for_its_pol
 # -- what the worker costs ------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 async def test_due_emails_are_read_in_order_from_an_index_without_sorting(runtime) -> None:
     query = due_query(datetime.now(UTC), 200, ["main"])
     steps = " | ".join(row["detail"] for row in await EmailRow.raw(f"EXPLAIN QUERY PLAN {query}"))

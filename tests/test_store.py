@@ -16,7 +16,11 @@ from outreach.kernel.store.engine import migrate, write_transaction
 from outreach.kernel.store.filters import in_values
 from outreach.kernel.store.tables import EmailRow, LeadRow
 
+# The store's behaviour, on SQLite and on PostgreSQL alike.
+pytestmark = pytest.mark.both_engines
 
+
+@pytest.mark.sqlite_only
 async def test_database_is_created_migrated_and_in_wal_mode(runtime, data_dir) -> None:
     db = data_dir / "outreach.db"
     assert db.exists()
@@ -91,6 +95,7 @@ def test_rotated_vault_reads_old_tokens_and_keeps_hashes() -> None:
     assert rotated.hash_email("a@b.example") == vault.hash_email("a@b.example")
 
 
+@pytest.mark.sqlite_only
 async def test_runtime_uses_the_data_dir_override(tmp_path, make_settings, make_runtime) -> None:
     settings = make_settings(data_dir=str(tmp_path / "custom"))
     rt: Runtime = await make_runtime(settings)
@@ -106,11 +111,11 @@ async def test_keys_rotate_reencrypts_and_keeps_everything_readable(settings, ma
         DiscoveredBusiness(business_name="Rotated", email="owner@rotated.example", phone="+1 555 0100"),
         "test",
     )
-    before = {row[0] for row in sqlite3.connect(data_dir / "outreach.db").execute("SELECT email FROM leads")}
+    before = {row["email"] for row in await LeadRow.select(LeadRow.email)}
     old_key = key_file(data_dir).read_text()
     report = await rotate_keys(rt, actor="test")
     assert report.rows["leads"] == 1
-    after = {row[0] for row in sqlite3.connect(data_dir / "outreach.db").execute("SELECT email FROM leads")}
+    after = {row["email"] for row in await LeadRow.select(LeadRow.email)}
     assert before.isdisjoint(after)
     assert key_file(data_dir).read_text() != old_key
     reopened = await make_runtime(settings)

@@ -84,6 +84,7 @@ _INSERT = (
     "INSERT INTO audit_log (entity, entity_id, action, actor, old_value, new_value, request_id, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_POSTGRES = _INSERT.replace("(?, ?, ?, ?, ?, ?, ?, ?)", "($1, $2, $3, $4, $5, $6, $7, $8)")
 
 
 def _dumps(value: Any, cache: dict[Any, str]) -> str | None:
@@ -118,7 +119,9 @@ async def record_many(rows: Iterable[AuditValues]) -> None:
             await AuditRow.insert(*objects[start : start + 500])
         return
     request_id = current_request_id()
-    now = datetime.now(UTC).isoformat(sep=" ")
+    postgres = getattr(transaction.engine, "engine_type", "") == "postgres"
+    # asyncpg takes the datetime itself; SQLite keeps it as Piccolo writes it, as text.
+    now: Any = datetime.now(UTC) if postgres else datetime.now(UTC).isoformat(sep=" ")
     values = []
     cache: dict[Any, str] = {}
     for row in rows:
@@ -126,7 +129,7 @@ async def record_many(rows: Iterable[AuditValues]) -> None:
             (row.entity, row.entity_id, row.action, row.actor, _dumps(row.old_value, cache),
              _dumps(row.new_value, cache), request_id, now)
         )  # fmt: skip
-    await connection.executemany(_INSERT, values)
+    await connection.executemany(_INSERT_POSTGRES if postgres else _INSERT, values)
 
 
 async def trail(entity: str, entity_id: int) -> list[AuditEntry]:

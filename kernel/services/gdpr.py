@@ -231,7 +231,18 @@ async def erase_data(
             await audit.record("suppression", entry_id, "erased", actor, new=msgspec.to_builtins(report))
         else:
             await audit.record("lead", lead_id or 0, "erased", actor, new=msgspec.to_builtins(report))
-    await checkpoint()
+    # Every table whose rows were deleted or rewritten: their old versions must go too.
+    await checkpoint(
+        (
+            AuditRow._meta.tablename,
+            LeadTagRow._meta.tablename,
+            InboundMessageRow._meta.tablename,
+            TrackingEventRow._meta.tablename,
+            EmailRow._meta.tablename,
+            LeadRow._meta.tablename,
+            SuppressionRow._meta.tablename,
+        )
+    )
     # A copy kept for a rollback of the desktop app would still hold what was just erased.
     for backup in database_backups(rt.settings.database_path):
         backup.unlink(missing_ok=True)

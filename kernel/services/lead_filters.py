@@ -4,7 +4,9 @@ On SQLite the clauses are shaped for the indexes of the review page (migration
 ``2026-11-26T10:26``): category and city (the location filter) compare whole values
 ignoring case through ``COLLATE NOCASE`` indexes, and free text goes through
 ``leads_search``, an FTS5 trigram index over name, category, address, city and
-website, so a substring search over 100,000 leads does not scan the table.
+website, so a substring search over 100,000 leads does not scan the table. On
+PostgreSQL the same migration makes ``lower()`` indexes for the filters and pg_trgm
+GIN indexes that serve each word's ``ILIKE '%word%'``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 
 #: The trigram index matches substrings of at least this many characters.
 TRIGRAM = 3
-_TEXT_COLUMNS = (LeadRow.business_name, LeadRow.category, LeadRow.location, LeadRow.website_url)
+_TEXT_COLUMNS = (LeadRow.business_name, LeadRow.category, LeadRow.location, LeadRow.city, LeadRow.website_url)
 
 
 def _sqlite() -> bool:
@@ -68,14 +70,15 @@ def category_clause(category: str) -> Any:
     """The category is ``category``, ignoring case."""
     if _sqlite():
         return WhereRaw("leads.category = {} COLLATE NOCASE", category)
-    return LeadRow.category.ilike(category)
+    # PostgreSQL: through the lower() indexes (an ILIKE would read % and _ as wildcards).
+    return WhereRaw("lower(leads.category) = lower({})", category)
 
 
 def location_clause(location: str) -> Any:
     """The city is ``location``, ignoring case (a street or part of an address is free text)."""
     if _sqlite():
         return WhereRaw("leads.city = {} COLLATE NOCASE", location)
-    return LeadRow.city.ilike(location)
+    return WhereRaw("lower(leads.city) = lower({})", location)
 
 
 def where(query: LeadQuery) -> Any:

@@ -13,6 +13,7 @@ import msgspec
 
 from ..models import ANSWER_EMAIL
 from ..states import DEAL_STATES, LEFT_STATES, EmailState, LeadState
+from ..store.filters import utc_day
 from ..store.tables import EmailRow, LeadRow
 from .transitions import utcnow
 
@@ -85,9 +86,10 @@ async def sends_per_day(days: int = 14, *, today: date | None = None) -> list[Da
     """Emails sent on each of the last ``days`` days (UTC), oldest first, zeros included."""
     last = today or utcnow().date()
     first = last - timedelta(days=days - 1)
+    day = utc_day(EmailRow.sent_at)
     rows = await EmailRow.raw(
-        "SELECT substr(sent_at, 1, 10) AS day, COUNT(*) AS n FROM emails "
-        f"WHERE {_COLD} AND sent_at IS NOT NULL AND substr(sent_at, 1, 10) >= {{}} GROUP BY day",
+        f"SELECT {day} AS day, COUNT(*) AS n FROM emails "
+        f"WHERE {_COLD} AND sent_at IS NOT NULL AND {day} >= {{}} GROUP BY {day}",
         first.isoformat(),
     )
     counts = {row["day"]: int(row["n"]) for row in rows}

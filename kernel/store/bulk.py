@@ -63,4 +63,6 @@ async def insert_rows(table: type[Table], rows: list[dict[str, Any]]) -> None:
         values.append(
             tuple(_sql(row.get(name, default), column, json) for name, default, column, json in known)
         )
+    if getattr(transaction.engine, "engine_type", "") == "postgres":
+        marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
     await connection.executemany(f'INSERT INTO "{table._meta.tablename}" ({names}) VALUES ({marks})', values)

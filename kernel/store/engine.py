@@ -1,7 +1,9 @@
-"""Opening the store: the SQLite engine, WAL mode, binding tables, and migrations.
+"""Opening the store: the SQLite engine (or PostgreSQL's), WAL mode, binding tables, and migrations.
 
 Piccolo binds tables to an engine at class level, so a process has one bound
-store at a time; :func:`open_database` rebinds it (tests open a fresh one each).
+store at a time; :func:`open_store` rebinds it (tests open a fresh one each). With
+``[database] url`` the store is on PostgreSQL (:mod:`.postgres`); else it is the SQLite
+file in the data directory.
 
 Piccolo's migration machinery takes a fifth of a second to import (it pulls in a code
 formatter), so it is imported only when a migration is pending: opening an up-to-date
@@ -10,18 +12,24 @@ database compares the migration files' ids with the ``migration`` table and stop
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 from piccolo.engine.sqlite import TransactionType
 
 from ..private_files import create_private_file, private_dir, tighten
+from . import postgres
 from .pool import PooledSQLiteEngine
 from .tables import ALL_TABLES, LeadRow
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 #: The ``app_name`` of :data:`~outreach.kernel.store.piccolo_app.APP_CONFIG` (a test checks
 #: they agree); spelled out here so that opening the store need not import Piccolo's apps.
@@ -54,13 +62,19 @@ def _prepare_file(path: Path) -> None:
         tighten(path.with_name(path.name + suffix))
 
 
-def bind(engine: PooledSQLiteEngine) -> None:
+def is_postgres(engine: Any = None) -> bool:
+    """Whether the store (or ``engine``) is on PostgreSQL."""
+    engine = engine if engine is not None else LeadRow._meta.db
+    return getattr(engine, "engine_type", "") in ("postgres", "cockroach")
+
+
+def bind(engine: Any) -> None:
     """Point every table of ours at ``engine`` (:func:`migrate` binds Piccolo's migration table)."""
     for table in ALL_TABLES:
         table._meta.db = engine
 
 
-def _bind_migrations(engine: PooledSQLiteEngine) -> None:
+def _bind_migrations(engine: Any) -> None:
     """Point Piccolo's migration table and its configuration module at ``engine``."""
     from piccolo.apps.migrations.tables import Migration
 
@@ -72,8 +86,8 @@ def _bind_migrations(engine: PooledSQLiteEngine) -> None:
     Migration._meta.db = engine
 
 
-def current_engine() -> PooledSQLiteEngine:
-    """The engine the tables are bound to."""
+def current_engine() -> Any:
+    """The engine the tables are bound to (:class:`PooledSQLiteEngine`, or PostgreSQL's)."""
     return LeadRow._meta.db  # type: ignore[return-value]
 
 
@@ -95,13 +109,19 @@ def read_transaction():  # type: ignore[no-untyped-def]
     return current_engine().transaction(transaction_type=TransactionType.deferred)
 
 
-async def checkpoint() -> None:
-    """Copy the write-ahead log into the database file and empty it.
+async def checkpoint(tables: tuple[str, ...] = ()) -> None:
+    """Make what was just deleted unreadable in the database's files.
 
-    Until then, old versions of changed pages (an erased address among them) stay
-    readable in the ``-wal`` file.
+    SQLite: copy the write-ahead log into the database file and empty it (until then,
+    old versions of changed pages, an erased address among them, stay readable in the
+    ``-wal`` file; freed pages are overwritten, ``secure_delete``). PostgreSQL: rewrite
+    ``tables`` without their dead rows (:func:`.postgres.vacuum`).
     """
-    await current_engine().run_ddl("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine = current_engine()
+    if is_postgres(engine):
+        await postgres.vacuum(engine, tables)
+        return
+    await engine.run_ddl("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _file_lock(path: Path) -> FileLock:
@@ -127,8 +147,10 @@ def migration_ids() -> set[str] | None:
     return ids
 
 
-async def applied_ids(engine: PooledSQLiteEngine) -> set[str]:
+async def applied_ids(engine: Any) -> set[str]:
     """The ids of the migrations recorded as applied in the database of ``engine``."""
+    if is_postgres(engine):
+        return await postgres.applied_ids(engine, APP_NAME)
     tables = await engine.run_ddl(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'migration'"
     )
@@ -158,7 +180,7 @@ async def migrate(database: Path | None = None) -> list[str]:
     return await _run_migrations(engine)
 
 
-async def _run_migrations(engine: PooledSQLiteEngine) -> list[str]:
+async def _run_migrations(engine: Any) -> list[str]:
     """Apply the pending migrations with Piccolo's runner; return their ids."""
     from piccolo.apps.migrations.commands.base import BaseMigrationManager
     from piccolo.apps.migrations.tables import Migration
@@ -190,3 +212,34 @@ async def open_database(path: Path, busy_timeout: float = 30.0) -> PooledSQLiteE
         await engine.run_ddl("PRAGMA journal_mode=WAL")
         await migrate(path)
     return engine
+
+
+async def open_postgres_unmigrated(url: str, password: str | None = None, pool_size: int = 10) -> Any:
+    """An engine on the PostgreSQL database at ``url``, its pool open and the tables bound to it."""
+    # Piccolo's engine asks the server its version synchronously when it is made.
+    engine = await asyncio.to_thread(postgres.make_postgres_engine, url, password, pool_size)
+    await postgres.start(engine)
+    bind(engine)
+    return engine
+
+
+async def open_postgres(url: str, password: str | None = None, pool_size: int = 10) -> Any:
+    """Open the PostgreSQL database at ``url`` and migrate it (one process at a time)."""
+    engine = await open_postgres_unmigrated(url, password, pool_size)
+    try:
+        async with postgres.migration_lock(engine):
+            await migrate()
+    except BaseException:
+        await engine.close_pool()
+        raise
+    return engine
+
+
+async def open_store(settings: Settings) -> Any:
+    """The store ``settings`` name, open and migrated: PostgreSQL with ``[database] url``, else SQLite."""
+    database = settings.database
+    if database.url:
+        from ..secrets import resolve
+
+        return await open_postgres(database.url, resolve(database.password), database.pool_size)
+    return await open_database(settings.database_path, database.busy_timeout)

@@ -8,7 +8,9 @@ from outreach.kernel.config import secret_references, settings_as_dict
 from outreach.kernel.config_check import config_problems, describe_problems
 from outreach.kernel.crypto import load_vault
 from outreach.kernel.plugins import build_plugin_host
-from outreach.kernel.store.engine import bind, make_engine, migrate
+from outreach.kernel.secrets import resolve
+from outreach.kernel.store import postgres
+from outreach.kernel.store.engine import bind, make_engine, migrate, open_postgres_unmigrated
 
 from .common import echo_json, fail, run, state
 
@@ -75,14 +77,22 @@ def migrate_command(ctx: click.Context) -> None:
     settings = state(ctx).settings()
 
     async def main() -> list[str]:
+        if settings.database.url:
+            engine = await open_postgres_unmigrated(
+                settings.database.url, resolve(settings.database.password), settings.database.pool_size
+            )
+            try:
+                async with postgres.migration_lock(engine):
+                    return await migrate()
+            finally:
+                await engine.close_pool()
         engine = make_engine(settings.database_path, settings.database.busy_timeout)
         bind(engine)
         await engine.run_ddl("PRAGMA journal_mode=WAL")
         return await migrate()
 
     applied = run(main())
+    where = postgres.redacted(settings.database.url) if settings.database.url else settings.database_path
     click.echo(
-        f"{settings.database_path}: {len(applied)} migration(s) applied."
-        if applied
-        else f"{settings.database_path}: already up to date."
+        f"{where}: {len(applied)} migration(s) applied." if applied else f"{where}: already up to date."
     )

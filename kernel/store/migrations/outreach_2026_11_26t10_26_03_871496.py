@@ -30,6 +30,20 @@ STATEMENTS = [
     f"INSERT INTO leads_search(rowid, {_SEARCH_COLUMNS}) VALUES (new.id, {_NEW}); END",
     "INSERT INTO leads_search(leads_search) VALUES ('rebuild')",
 ]
+# The same on PostgreSQL: lower() indexes for the case-blind filters, and pg_trgm GIN
+# indexes that serve ILIKE '%word%' on each searched column.
+POSTGRES_STATEMENTS = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX IF NOT EXISTS leads_state_category_score ON leads (lifecycle_state, lower(category), score)",
+    "CREATE INDEX IF NOT EXISTS leads_state_city_score ON leads (lifecycle_state, lower(city), score)",
+    "CREATE INDEX IF NOT EXISTS leads_state_score ON leads (lifecycle_state, score)",
+    "CREATE INDEX IF NOT EXISTS leads_category_lower ON leads (lower(category))",
+    "CREATE INDEX IF NOT EXISTS leads_city_lower ON leads (lower(city))",
+    *(
+        f"CREATE INDEX IF NOT EXISTS leads_{column}_trgm ON leads USING gin ({column} gin_trgm_ops)"
+        for column in _SEARCH_COLUMNS.split(", ")
+    ),
+]
 
 
 async def forwards():
@@ -37,9 +51,10 @@ async def forwards():
 
     async def run():
         engine = engine_finder()
-        if engine is None or engine.engine_type != "sqlite":
+        if engine is None:
             return
-        for statement in STATEMENTS:
+        postgres = engine.engine_type in ("postgres", "cockroach")
+        for statement in POSTGRES_STATEMENTS if postgres else STATEMENTS:
             await engine.run_ddl(statement)
 
     manager.add_raw(run)

@@ -16,7 +16,7 @@ async def forwards():
 
     async def run():
         engine = engine_finder()
-        if engine is None or engine.engine_type != "sqlite":
+        if engine is None:
             return
         for statement in STATEMENTS:
             await engine.run_ddl(statement)
