@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 
@@ -180,3 +181,36 @@ async def test_in_values_matches_exactly_the_listed_ids_and_keys(runtime) -> Non
     assert await LeadRow.select(LeadRow.id).where(in_values(LeadRow.id, [])) == []
     # The values are bound, never spliced into the SQL.
     assert await LeadRow.select(LeadRow.id).where(in_values(LeadRow.business_name, ["') OR 1=1 --"])) == []
+
+
+async def test_write_transactions_run_one_at_a_time_and_reads_do_not_wait(runtime) -> None:
+    # What the services check inside a write transaction still holds when it commits, on
+    # PostgreSQL as on SQLite (whose writer lock PostgreSQL's advisory lock stands in for).
+    entered, release = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+
+    async def first() -> None:
+        async with write_transaction():
+            await LeadRow.count()
+            order.append("first in")
+            entered.set()
+            await release.wait()
+            order.append("first out")
+
+    async def second() -> None:
+        await entered.wait()
+        async with write_transaction():
+            order.append("second in")
+            await LeadRow.count()
+
+    tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+    try:
+        await entered.wait()
+        await asyncio.sleep(0.3)
+        waited = list(order)
+        assert await LeadRow.count() == 0  # a read outside goes on meanwhile
+    finally:
+        release.set()
+        await asyncio.gather(*tasks)
+    assert waited == ["first in"]  # the second writer waited...
+    assert order == ["first in", "first out", "second in"]  # ...until the first had ended

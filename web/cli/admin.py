@@ -1,4 +1,4 @@
-"""``outreach plugins``, ``outreach config show`` and ``outreach db migrate``."""
+"""``outreach plugins``, ``outreach config show``, ``outreach db migrate`` and ``outreach db copy``."""
 
 from __future__ import annotations
 
@@ -95,4 +95,48 @@ def migrate_command(ctx: click.Context) -> None:
     where = postgres.redacted(settings.database.url) if settings.database.url else settings.database_path
     click.echo(
         f"{where}: {len(applied)} migration(s) applied." if applied else f"{where}: already up to date."
+    )
+
+
+@db.command("copy")
+@click.option(
+    "--to", "url", required=True, help="The empty PostgreSQL database: postgresql://user@host:port/db."
+)
+@click.option(
+    "--password", "password_ref", help="Its password as a reference: env:NAME or keyring:service/name."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def copy_command(ctx: click.Context, url: str, password_ref: str | None, as_json: bool) -> None:
+    """Copy the SQLite database into an empty PostgreSQL database, ids kept, and check every table."""
+    from urllib.parse import urlsplit
+
+    import msgspec
+
+    from outreach.kernel.config import default_config_path
+    from outreach.kernel.secrets import SecretRef
+    from outreach.kernel.store.copy import copy_store
+
+    if urlsplit(url).password:
+        fail(
+            "--to holds a password in clear (it would stay in the shell's history): remove it from the "
+            "url and pass --password env:NAME (or keyring:service/name) instead."
+        )
+    try:
+        reference = SecretRef(password_ref) if password_ref else None
+    except ValueError as exc:
+        fail(f"--password: {exc}.")
+    settings = state(ctx).settings()
+    report = run(copy_store(settings, url, resolve(reference)))
+    switch = f'[database] url = "{url}"' + (f' and password = "{reference}"' if reference else "")
+    if as_json:
+        password = str(reference) if reference else None
+        echo_json({**msgspec.to_builtins(report), "config": {"url": url, "password": password}})
+        return
+    width = max(len(count.table) for count in report.tables)
+    for count in report.tables:
+        click.echo(f"{count.table:<{width}}  {count.source:>9} -> {count.target}")
+    click.echo(f"Copied {report.rows} rows to {url}; every table's count matches the SQLite database.")
+    click.echo(
+        f"To run on PostgreSQL from now on, set {switch} in {settings.source or default_config_path()}."
     )
