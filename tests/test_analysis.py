@@ -23,6 +23,9 @@ from outreach.kernel.services.jobs import process_owner
 from outreach.kernel.services.leads import LeadQuery
 from outreach.kernel.store.tables import AuditRow, JobRow, LeadRow
 
+# Analysis stores its outcomes a batch at a time: on SQLite and on PostgreSQL alike.
+pytestmark = pytest.mark.both_engines
+
 BUILTIN_ENRICHERS = ["website", "email_check", "scoring"]
 
 
@@ -371,8 +374,9 @@ HANGING = textwrap.dedent(
             register(Hang())
 
     async def main():
+        database = {"database": {"url": sys.argv[2]}} if len(sys.argv) > 2 else {}
         settings = parse_settings({"data_dir": sys.argv[1], "disabled": ["website", "email_check", "scoring"],
-                                   "analysis": {"concurrency": 1}})
+                                   "analysis": {"concurrency": 1}, **database})
         rt = await Runtime.open(settings, load_entry_points=False, extra_plugins=[("hang", Plugin())])
         job = await submit_analysis(rt, all=True, actor="test")
         await rt.runner.run_now(job.id)
@@ -389,7 +393,12 @@ async def test_a_lead_left_analyzing_by_a_killed_process_is_analyzed_again(
     rt = await make_runtime(isolated(), load_entry_points=False, extra_plugins=[("e", Enrichers(quick))])
     first, second = await discover(rt, "First", "Second")
     holder = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", HANGING, str(data_dir), stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        "-c",
+        HANGING,
+        str(data_dir),
+        *([rt.settings.database.url] if rt.settings.database.url else []),
+        stdout=asyncio.subprocess.PIPE,
     )
     try:
         line = await asyncio.wait_for(holder.stdout.readline(), timeout=30)

@@ -214,3 +214,30 @@ async def test_write_transactions_run_one_at_a_time_and_reads_do_not_wait(runtim
         await asyncio.gather(*tasks)
     assert waited == ["first in"]  # the second writer waited...
     assert order == ["first in", "first out", "second in"]  # ...until the first had ended
+
+
+async def test_update_rows_sets_each_rows_values_where_its_columns_match(runtime) -> None:
+    from outreach.kernel.store.bulk import update_rows
+
+    ids = []
+    for name in ("One", "Two", "Three"):
+        lead, _ = await runtime.leads.upsert_discovered(DiscoveredBusiness(business_name=name), "test")
+        ids.append(lead.id)
+    async with write_transaction():
+        await update_rows(
+            LeadRow,
+            [
+                (
+                    {"category": "Dentist", "score": 0.85, "enrichment": {"a": 1}},
+                    {"id": ids[0], "version": 1},
+                ),
+                ({"category": "Baker", "score": 0.5, "enrichment": {}}, {"id": ids[1], "version": 1}),
+                ({"city": "Austin"}, {"id": ids[2], "version": 1}),
+                ({"city": "Nowhere"}, {"id": ids[2], "version": 99}),  # a version that no longer holds
+            ],
+        )
+    rows = {r["id"]: r for r in await LeadRow.select().where(LeadRow.id.is_in(ids))}
+    assert (rows[ids[0]]["category"], rows[ids[0]]["score"]) == ("Dentist", 0.85)
+    assert (rows[ids[1]]["category"], rows[ids[1]]["score"]) == ("Baker", 0.5)
+    assert rows[ids[2]]["city"] == "Austin"
+    assert rows[ids[1]]["category"] != rows[ids[0]]["category"]

@@ -17,6 +17,7 @@ import msgspec
 
 from ..models import EnrichmentRecord, Lead
 from ..states import LEAD_MACHINE, LeadState, check_transition
+from ..store.bulk import update_rows
 from ..store.engine import write_transaction
 from ..store.filters import in_values
 from ..store.mapping import enrichment_column, lead_columns, lead_from_row
@@ -129,34 +130,36 @@ async def finish(rt: Runtime, batch: list[Finished], *, actor: str) -> tuple[dic
     vault = rt.vault
     # Whole rows (decrypted into Leads) only when a plugin listens for the event.
     listens = rt.plugins.listens("lead_transitioned")
-    returned = LeadRow.all_columns() if listens else [LeadRow.id]
     stored: dict[int, str] = {}
     moved: list[tuple[Lead, list[tuple[str, str, dict[str, Any]]]]] = []
     changed_meanwhile: list[int] = []
     rows: list[audit.AuditValues] = []
+    updates: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    steps_of: dict[int, list[tuple[str, str, dict[str, Any]]]] = {}
     async with write_transaction():
+        # Read inside the write lock, so no one changes a lead between this and the update.
+        versions = {
+            row["id"]: row["version"]
+            for row in await LeadRow.select(LeadRow.id, LeadRow.version).where(
+                in_values(LeadRow.id, [item.lead.id for item in batch])
+            )
+        }
         for item in batch:
             lead = item.lead
             steps = _steps(lead, item.failure)
-            columns: dict[Any, Any] = {
-                getattr(LeadRow, name): value for name, value in lead_columns(item.fields, vault).items()
-            }
-            if item.records:
-                enrichment = {**lead.enrichment, **{record.enricher: record for record in item.records}}
-                columns[LeadRow.enrichment] = enrichment_column(enrichment, vault)
-            for _old, _new, changes in steps:
-                columns.update({getattr(LeadRow, name): value for name, value in changes.items()})
-            columns[LeadRow.lifecycle_state] = steps[-1][1]
-            columns[LeadRow.version] = lead.version + len(steps) + (1 if item.records else 0)
-            columns[LeadRow.updated_at] = now
-            updated = await (
-                LeadRow.update(columns)
-                .where((LeadRow.id == lead.id) & (LeadRow.version == lead.version))
-                .returning(*returned)
-            )
-            if not updated:
+            if versions.get(lead.id) != lead.version:
                 changed_meanwhile.append(lead.id)
                 continue
+            columns: dict[str, Any] = dict(lead_columns(item.fields, vault))
+            if item.records:
+                enrichment = {**lead.enrichment, **{record.enricher: record for record in item.records}}
+                columns["enrichment"] = enrichment_column(enrichment, vault)
+            for _old, _new, changes in steps:
+                columns.update(changes)
+            columns["lifecycle_state"] = steps[-1][1]
+            columns["version"] = lead.version + len(steps) + (1 if item.records else 0)
+            columns["updated_at"] = now
+            updates.append((columns, {"id": lead.id, "version": lead.version}))
             if item.records:
                 changed = {name: value for name, value in item.fields.items() if getattr(lead, name) != value}
                 rows.append(
@@ -181,8 +184,13 @@ async def finish(rt: Runtime, batch: list[Finished], *, actor: str) -> tuple[dic
                     )
                 )
             stored[lead.id] = steps[-1][1]
-            if listens:
-                moved.append((lead_from_row(updated[0], vault), steps))
+            steps_of[lead.id] = steps
+        await update_rows(LeadRow, updates)
+        if listens and stored:
+            for row in await LeadRow.select(*LeadRow.all_columns()).where(
+                in_values(LeadRow.id, list(stored))
+            ):
+                moved.append((lead_from_row(row, vault), steps_of[row["id"]]))
         await audit.record_many(rows)
     for lead, steps in moved:
         for old, new, _changes in steps:
