@@ -1,4 +1,4 @@
-"""Transition services against a real SQLite store: versioned, audited, events after commit."""
+"""Transition services against a real store (SQLite and PostgreSQL): versioned, audited, events after commit."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from outreach.kernel.services import audit
 from outreach.kernel.states import LEAD_MACHINE, LeadState
 from outreach.kernel.store.engine import write_transaction
 from outreach.kernel.store.tables import EmailRow, LeadRow
+
+# The state machines as the store applies them, on SQLite and on PostgreSQL alike.
+pytestmark = pytest.mark.both_engines
 
 L = LeadState
 
