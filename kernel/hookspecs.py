@@ -84,7 +84,9 @@ def register_discovery_sources(register: Callable[[DiscoverySource], None], cont
 
     :param register: call ``register(source)`` for each
         :class:`~outreach.kernel.protocols.DiscoverySource`; its ``name`` is what
-        ``outreach discover --source`` and the Discover page select.
+        ``outreach discover --source`` and the Discover page select. A source that is also
+        a :class:`~outreach.kernel.protocols.SplittableSource` (``plan`` and
+        ``discover_units``) has its large searches shared by every worker.
     :param context: the plugin's view of the configuration and the data directory.
     :return: nothing; results go through ``register``.
     """

@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from .errors import JobCancelled, OutreachError
 from .models import Job
-from .services.jobs import JobService, JobState, process_owner
+from .services import job_units
+from .services.jobs import STALE_AFTER, JobService, JobState, process_owner
+from .services.transitions import utcnow
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -107,6 +110,14 @@ class JobProgress:
         if self._cancelled:
             raise JobCancelled(f"Job {self.job.id} was cancelled.")
 
+    def replace(
+        self, *, done: int, total: int | None, counters: dict[str, int], reports: list[dict[str, Any]]
+    ) -> None:
+        """Set the whole progress at once (a job split into units adds up theirs)."""
+        self.done, self.total, self.counters = done, total, counters
+        self.reports = reports[:REPORT_LIMIT]
+        self._changed()
+
     def _changed(self) -> None:
         self._dirty = True
         if self._on_change is not None:
@@ -130,19 +141,47 @@ class JobProgress:
 class JobRunner:
     """Claims queued jobs and runs their handlers, a few at a time."""
 
-    def __init__(self, runtime: Runtime, *, concurrency: int = 2, poll_interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        concurrency: int = 2,
+        poll_interval: float = 0.5,
+        orphan_check: float = STALE_AFTER.total_seconds() / 2,
+    ) -> None:
         self._rt = runtime
         self._handlers: dict[str, JobHandler] = {}
         self._concurrency = asyncio.Semaphore(concurrency)
         self._poll = poll_interval
         self._owner = process_owner()
         self._running: dict[int, JobProgress] = {}
+        #: Shares of other processes' split jobs this runner works on, by unit id claimed first.
+        self._shares: dict[int, job_units.UnitWork] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self._orphan_check = orphan_check
+        self._watch_task: asyncio.Task[None] | None = None
+        #: Kinds whose handler continues from the job's progress, so another process may take them over.
+        self._resumable: set[str] = set()
+        #: Set by :meth:`wake`: the pause between polls ends early.
+        self._woken = asyncio.Event()
 
-    def register(self, kind: str, handler: JobHandler) -> None:
-        """Run ``handler`` for jobs of ``kind``."""
+    def register(self, kind: str, handler: JobHandler, *, resumable: bool = False) -> None:
+        """Run ``handler`` for jobs of ``kind``.
+
+        :param resumable: whether running the handler again on an interrupted job of
+            ``kind`` is safe (it continues from the job's progress, or repeats nothing
+            harmful); such jobs left by a process that died or stopped are taken over.
+        """
         self._handlers[kind] = handler
+        if resumable:
+            self._resumable.add(kind)
+        else:
+            self._resumable.discard(kind)
+
+    def wake(self) -> None:
+        """Look for queued jobs now rather than at the next poll: one was just queued."""
+        self._woken.set()
 
     @property
     def kinds(self) -> list[str]:
@@ -232,6 +271,25 @@ class JobRunner:
         if interrupted:
             log.warning("jobs_interrupted", job_ids=interrupted)
         self._loop_task = asyncio.create_task(self._loop())
+        self._watch_task = asyncio.create_task(self._watch_orphans(since=utcnow()))
+
+    async def _watch_orphans(self, *, since: datetime) -> None:
+        """Every ``orphan_check`` seconds, take over the resumable jobs other processes left.
+
+        Only jobs interrupted since this runner started are taken: one interrupted while
+        no worker ran waits for a person to resume it, as it always has.
+        """
+        while True:
+            await asyncio.sleep(self._orphan_check)
+            kinds = sorted(self._resumable & set(self._handlers))
+            try:
+                taken = await self._rt.jobs.take_over(kinds, since=since, actor=f"system:jobs:{self._owner}")
+            except Exception:
+                log.exception("job_take_over_failed")
+                continue
+            if taken:
+                log.warning("jobs_taken_over", job_ids=taken)
+                self.wake()
 
     async def _loop(self) -> None:
         while True:
@@ -241,13 +299,47 @@ class JobRunner:
             except Exception:
                 log.exception("job_claim_failed")
                 job = None
+            if job is None and await self._start_share():
+                continue
             if job is None:
                 self._concurrency.release()
-                await asyncio.sleep(self._poll)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), timeout=self._poll)
+                self._woken.clear()
                 continue
             task = asyncio.create_task(self._run_and_release(job))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _start_share(self) -> bool:
+        """Claim a queued unit of a running split job and work on it in the background, if any."""
+        kinds = [kind for kind in self.kinds if job_units.unit_handler(kind) is not None]
+        busy = set(self._running) | {work.job_id for work in self._shares.values()}
+        try:
+            unit = await job_units.claim(self._owner, kinds=kinds, exclude=busy) if kinds else None
+        except Exception:
+            log.exception("job_unit_claim_failed")
+            unit = None
+        if unit is None:
+            return False
+        task = asyncio.create_task(self._share_and_release(unit))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _share_and_release(self, unit: job_units.JobUnit) -> None:
+        work = job_units.UnitWork(unit.job_id, self._owner, first=unit)
+        self._shares[unit.id] = work
+        try:
+            job = await self._rt.jobs.get(unit.job_id)
+            handler = job_units.unit_handler(job.kind)
+            if handler is not None:
+                await handler(self._rt, job, work)
+        except Exception:  # a failed unit is recorded on it; the runner goes on
+            log.exception("job_unit_crashed", job_id=unit.job_id, unit_id=unit.id)
+        finally:
+            self._shares.pop(unit.id, None)
+            self._concurrency.release()
 
     async def _run_and_release(self, job: Job) -> None:
         try:
@@ -257,11 +349,17 @@ class JobRunner:
 
     async def stop(self) -> None:
         """Stop claiming, cancel running jobs, and wait for them to record their end."""
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
         for progress in self._running.values():
             progress.interrupt()
+        for work in self._shares.values():
+            work.interrupt()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)

@@ -69,6 +69,38 @@ class DiscoverySource(Protocol):
 
 
 @runtime_checkable
+class SplittableSource(DiscoverySource, Protocol):
+    """A discovery source whose search divides into units that several workers search at once.
+
+    A search of one unit runs as :meth:`DiscoverySource.discover` does. For more, the
+    job stores the units; the worker running the job and every idle worker each call
+    :meth:`discover_units` with the units they claim, and what they yield goes through
+    the same de-duplication as one search (a place two units list is one lead).
+    """
+
+    async def plan(self, query: DiscoveryQuery) -> list[dict[str, Any]]:
+        """The units ``query`` divides into (JSON-able dicts, a map grid's cells); fewer than
+        two mean one search by :meth:`DiscoverySource.discover`.
+
+        Raise :class:`~outreach.kernel.errors.DiscoveryError` as ``discover`` does.
+        """
+        ...
+
+    def discover_units(
+        self, query: DiscoveryQuery, units: AsyncIterator[dict[str, Any]], progress: Progress
+    ) -> AsyncIterator[DiscoveredBusiness]:
+        """Yield each business found in the units this process claims, taking them in turn from ``units``.
+
+        Take the next unit only when everything of the one before was yielded: taking it
+        records the one before as done. ``progress`` counts for the unit in hand (its
+        ``set_total`` is that unit's number of results); stop when it is ``cancelled``.
+        ``query.max_results`` is this process's limit; the job stops handing out units
+        once all workers together stored that many.
+        """
+        ...
+
+
+@runtime_checkable
 class Geocoder(Protocol):
     """Turns place text ("Austin, TX") into coordinates: a gazetteer, a geocoding service."""
 

@@ -38,6 +38,7 @@ from .services.templates import TemplateService
 from .services.tracking import TrackingService
 from .services.transitions import utcnow
 from .store.engine import open_store
+from .store.notify import JOBS, OUTBOX, work_signals
 from .updates import UpdateCheck
 
 log = structlog.get_logger("outreach.runtime")
@@ -58,6 +59,8 @@ class Runtime:
         #: How the plugins were loaded, so that new settings load them the same way.
         self.load_entry_points = True
         self.extra_plugins: tuple[tuple[str, object], ...] = ()
+        #: "Work was queued", between the processes on one database (LISTEN/NOTIFY on PostgreSQL).
+        self.signals = work_signals(engine)
         self.leads = LeadService(self)
         self.emails = EmailService(self)
         self.jobs = JobService()
@@ -79,9 +82,12 @@ class Runtime:
             cache_dir=settings.data_path / "cache",
         )
         self._update_task: asyncio.Task[Any] | None = None
-        self.runner.register(discovery.JOB_KIND, discovery.run_discovery)
-        self.runner.register(analysis.JOB_KIND, analysis.run_analysis)
-        self.runner.register(retention.JOB_KIND, retention.run_retention)
+        # Each is safe to run again on an interrupted job: analysis continues from the leads
+        # still to analyze, discovery stores what it finds again by identity (no duplicates),
+        # retention deletes what is past retention now.
+        self.runner.register(discovery.JOB_KIND, discovery.run_discovery, resumable=True)
+        self.runner.register(analysis.JOB_KIND, analysis.run_analysis, resumable=True)
+        self.runner.register(retention.JOB_KIND, retention.run_retention, resumable=True)
 
     @classmethod
     async def open(
@@ -133,6 +139,7 @@ class Runtime:
         (for ``serve`` and ``worker``)."""
         await self.runner.start()
         self.outbox.start()
+        await self.signals.start(self._on_signal)
         self.poller.start()
         self.periodic.start()
         if self.updates.due():
@@ -140,6 +147,13 @@ class Runtime:
             self._update_task = asyncio.get_running_loop().create_task(
                 self.updates.run(), name="update-check"
             )
+
+    def _on_signal(self, topic: str) -> None:
+        """Another process (or this one) queued work: the worker for it looks now."""
+        if topic == JOBS:
+            self.runner.wake()
+        elif topic == OUTBOX:
+            self.outbox.wake(others=False)
 
     async def close(self) -> None:
         """Stop background work (running jobs stay resumable) and close senders' and sources' connections."""
@@ -149,6 +163,7 @@ class Runtime:
         await self.poller.stop()
         await self.outbox.stop()
         await self.runner.stop()
+        await self.signals.close()
         # What plugins started in reaction to the last events (a pause) is saved before the store closes.
         await self.plugins.context.settle()
         for plugin_object in (*self.plugins.senders, *self.plugins.reply_sources):

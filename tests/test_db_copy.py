@@ -19,7 +19,7 @@ from litestar.testing import AsyncTestClient
 from outreach.kernel import DiscoveredBusiness, InboundMessage
 from outreach.kernel.errors import ConfigError
 from outreach.kernel.runtime import Runtime
-from outreach.kernel.services import audit, lead_tags, plugin_state
+from outreach.kernel.services import audit, job_units, lead_tags, plugin_state
 from outreach.kernel.store.copy import CopyError, converter, copy_order, copy_store
 from outreach.kernel.store.engine import open_postgres
 from outreach.kernel.store.tables import ALL_TABLES, JobRow, LeadRow, LeadTagRow
@@ -82,7 +82,8 @@ async def fill(rt: Runtime) -> dict[str, Any]:
     await rt.inbound.process(InboundMessage(raw=reply(first, "Yes, call me on Monday."), source="imap:main"))
     await rt.tracking.record("open", first.id, user_agent=BROWSER)
     await rt.suppressions.add("gone@elsewhere.example", reason="unsubscribed", actor="test")
-    await rt.jobs.submit("discovery", {"query": "dentists in Springfield"}, actor="test")
+    job = await rt.jobs.submit("discovery", {"query": "dentists in Springfield"}, actor="test")
+    await job_units.plan(job.id, [{"latitude": 39.8, "longitude": -89.6, "zoom": 13}])
     await plugin_state.save("imap", "INBOX:uid", {"last": 41})
     return {"lead_id": lead_id, "email": first.to_address, "trail": await audit.trail("lead", lead_id)}
 

@@ -184,6 +184,7 @@ async def _email(lead_id: int, step: int, state: str, sent_at: datetime | None =
     )
 
 
+@pytest.mark.both_engines
 async def test_funnel_and_sends_per_day(runtime) -> None:
     now = datetime.now(UTC)
     ids = [await _lead(runtime, f"L{i}", state="ready_for_outreach") for i in range(4)]
@@ -203,6 +204,7 @@ async def test_funnel_and_sends_per_day(runtime) -> None:
     assert sum(day.count for day in days) == 3
 
 
+@pytest.mark.both_engines
 async def test_dashboard_fragment_draws_the_figures(client, runtime) -> None:
     lead_id = await _lead(runtime, "Counted", state="approved")
     await _email(lead_id, 1, "sent", datetime.now(UTC))

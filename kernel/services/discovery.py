@@ -16,6 +16,8 @@ import structlog
 from ..contracts import DiscoveryQuery
 from ..errors import DiscoveryError
 from ..models import Job
+from ..protocols import SplittableSource
+from . import discovery_units, job_units
 
 if TYPE_CHECKING:
     from ..job_runner import JobProgress
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("outreach.discovery")
 
 JOB_KIND = "discover"
+job_units.register_unit_handler(JOB_KIND, discovery_units.run_share)
 
 #: Exception classes (by name, anywhere in the class's MRO) that mean a source's
 #: network library could not reach its server. Matched by name so the kernel imports
@@ -116,7 +119,9 @@ async def run_discovery(rt: Runtime, job: Job, progress: JobProgress) -> dict[st
             progress.report(f"Searching with {name}.", source=name, stage="started")
         report[name] = {"found": 0, "error": None}
         try:
-            await _run_source(rt, job, progress, source, query, remaining, outcomes, report[name])
+            await _run_source(
+                rt, job, progress, source, query, remaining, outcomes, report[name], splittable=position == 0
+            )
         except Exception as exc:
             if not (isinstance(exc, DiscoveryError) or is_connection_failure(exc)):
                 raise
@@ -145,9 +150,20 @@ async def _run_source(
     remaining: int | None,
     outcomes: dict[str, int],
     entry: dict[str, Any],
+    *,
+    splittable: bool = False,
 ) -> None:
-    """Store what one source yields, at most ``remaining`` businesses."""
+    """Store what one source yields, at most ``remaining`` businesses.
+
+    :param splittable: whether a search of several units is shared with other workers
+        (only the job's first source is: its units are what they claim).
+    """
     search = msgspec.structs.replace(query, max_results=remaining)
+    if splittable and isinstance(source, SplittableSource):
+        units = await source.plan(search)
+        if len(units) > 1:
+            await discovery_units.run_units(rt, job, progress, source, search, units, outcomes, entry)
+            return
     businesses = source.discover(search, progress)
     try:
         async for business in businesses:

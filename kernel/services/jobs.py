@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -12,6 +13,7 @@ from ..errors import NotFound, OutreachError
 from ..models import Job
 from ..store.engine import write_transaction
 from ..store.mapping import job_from_row
+from ..store.notify import JOBS, publish_in_transaction
 from ..store.tables import JobRow
 from . import audit
 from .transitions import utcnow
@@ -58,6 +60,8 @@ class JobService:
             rows = await JobRow.insert(JobRow(kind=kind, params=params)).returning(*JobRow.all_columns())
             job = job_from_row(rows[0])
             await audit.record("job", job.id, "submitted", actor, new={"kind": kind})
+            # Delivered at commit: a worker in any process claims it without waiting for its poll.
+            await publish_in_transaction(JOBS)
         return job
 
     async def get(self, job_id: int) -> Job:
@@ -183,6 +187,7 @@ class JobService:
                 }
             ).where(JobRow.id == job_id)
             await audit.record("job", job_id, "resumed", actor, old={"state": job.state})
+            await publish_in_transaction(JOBS)
         return await self.get(job_id)
 
     async def _running(self, kind: str | None = None) -> tuple[list[int], list[int]]:
@@ -216,6 +221,10 @@ class JobService:
         _, orphaned = await self._running()
         if orphaned:
             async with write_transaction():
+                # Again under the write lock: another worker may have taken one over meanwhile.
+                _, orphaned = await self._running()
+                if not orphaned:
+                    return []
                 await JobRow.update(
                     {
                         JobRow.state: JobState.INTERRUPTED,
@@ -227,3 +236,42 @@ class JobService:
                     audit.audit_values("job", job_id, "interrupted", "system:jobs") for job_id in orphaned
                 )
         return orphaned
+
+    async def take_over(self, kinds: Iterable[str], *, since: datetime, actor: str) -> list[int]:
+        """Queue again the jobs of ``kinds`` that another process left while this one ran; their ids.
+
+        Jobs whose process died are marked ``interrupted`` first (:meth:`mark_interrupted`).
+        Then every interrupted job of ``kinds`` that stopped at or after ``since`` (the
+        moment this process's runner started) and that nobody asked to cancel is queued,
+        as :meth:`resume` would; those interrupted before stay for a person to resume.
+        """
+        await self.mark_interrupted()
+        kinds = list(kinds)
+        if not kinds:
+            return []
+        async with write_transaction():
+            rows = await (
+                JobRow.update(
+                    {
+                        JobRow.state: JobState.QUEUED,
+                        JobRow.error: None,
+                        JobRow.finished_at: None,
+                        JobRow.updated_at: utcnow(),
+                    }
+                )
+                .where(
+                    (JobRow.state == JobState.INTERRUPTED)
+                    & JobRow.kind.is_in(kinds)
+                    & (JobRow.updated_at >= since)
+                    & (JobRow.cancel_requested == False)  # noqa: E712 (a column comparison)
+                )
+                .returning(JobRow.id)
+            )
+            taken = [row["id"] for row in rows]
+            if taken:
+                await audit.record_many(
+                    audit.audit_values("job", job_id, "resumed", actor, old={"state": JobState.INTERRUPTED})
+                    for job_id in taken
+                )
+                await publish_in_transaction(JOBS)
+        return taken

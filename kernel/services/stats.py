@@ -66,7 +66,7 @@ async def funnel() -> list[FunnelStep]:
                 f"OR id IN (SELECT lead FROM emails WHERE {_COLD})"
             ),
         ),
-        FunnelStep("sent", await _scalar(f"SELECT COUNT(*) AS n FROM ({sent_leads})")),
+        FunnelStep("sent", await _scalar(f"SELECT COUNT(*) AS n FROM ({sent_leads}) AS sent_leads")),
         FunnelStep(
             "opened",
             await _scalar(

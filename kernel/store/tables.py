@@ -224,6 +224,27 @@ class JobRow(_Timestamped, tablename="jobs"):
     finished_at = Timestamptz(null=True, default=None)
 
 
+class JobUnitRow(_Timestamped, tablename="job_units"):
+    """One unit of a splittable job (a cell of a map grid), claimed by any worker."""
+
+    job = ForeignKey(references=JobRow, on_delete=OnDelete.cascade, index=True)
+    #: Its place in the job's plan (0 first).
+    position = Integer(default=0)
+    #: What the source planned for it (JSON-able: a cell's centre and zoom...).
+    unit = JSON(default={})
+    #: ``queued``, ``running``, ``done``, ``failed`` or ``skipped`` (not needed or cancelled).
+    state = Varchar(length=32, default="queued", index=True)
+    #: ``host:pid`` of the process working on it; its heartbeat says it is alive.
+    owner = Varchar(length=255, null=True, default=None)
+    heartbeat_at = Timestamptz(null=True, default=None)
+    attempts = Integer(default=0)
+    progress_done = Integer(default=0)
+    progress_total = Integer(null=True, default=None)
+    counters = JSON(default={})
+    report = JSON(default=[])
+    error = Text(null=True, default=None)
+
+
 class AuditRow(Table, tablename="audit_log"):
     """One recorded change of a lead, an email or another record, with its actor."""
 
@@ -304,6 +325,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     EnrollmentRow,
     SuppressionRow,
     JobRow,
+    JobUnitRow,
     AuditRow,
     PluginStateRow,
     InboundMessageRow,

@@ -7,7 +7,8 @@ Playwright; see :mod:`.source`) and two geocoders: an offline gazetteer and Nomi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from typing import Any
 
 from outreach.kernel import (
     DiscoveredBusiness,
@@ -48,6 +49,21 @@ class GoogleMapsSource:
         from .source import MapsSearch
 
         async for business in MapsSearch(self.options, self.context).discover(query, progress):
+            yield business
+
+    async def plan(self, query: DiscoveryQuery) -> list[dict[str, Any]]:
+        """The cells of the grid a large search needs, which several workers can search at once."""
+        from .source import MapsSearch
+
+        return await MapsSearch(self.options, self.context).plan(query)
+
+    async def discover_units(
+        self, query: DiscoveryQuery, units: AsyncIterable[dict[str, Any]], progress: Progress
+    ) -> AsyncIterator[DiscoveredBusiness]:
+        """Yield each place found in the cells this worker takes from ``units``."""
+        from .source import MapsSearch
+
+        async for business in MapsSearch(self.options, self.context).discover_units(query, units, progress):
             yield business
 
 

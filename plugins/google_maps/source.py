@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
 
+import msgspec
 import structlog
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
@@ -24,6 +26,7 @@ from outreach.kernel import (
     DiscoveredBusiness,
     DiscoveryError,
     DiscoveryQuery,
+    GeoPlace,
     PluginContext,
     Progress,
     country_near,
@@ -75,26 +78,64 @@ class MapsSearch:
 
     async def discover(self, query: DiscoveryQuery, progress: Progress) -> AsyncIterator[DiscoveredBusiness]:
         """Yield each place found for ``query`` near ``query.location``."""
-        search = " ".join(query.query.split())
-        if not search:
-            raise DiscoveryError("The search is empty; say what to look for (for example 'dentists').")
-        if query.max_results is not None and query.max_results < 1:
-            raise DiscoveryError("The maximum number of results must be at least 1.")
+        search, language, limit = self._search(query)
         await self._refuse_during_cooldown()
-        language = query.language or self.options.language
         place = await self.context.geocode(query.location, language=language) if query.location else None
-        limit = query.max_results or self.options.per_search
         side = int(query.options.get("grid") or grid.grid_side(limit, self.options.per_search))
         cells: list[grid.Cell | None] = list(grid.cells(place, side)) if place else [None]
         log.info(
             "maps_search_started", cells=len(cells), limit=limit, geocoder=place.source if place else None
         )
-        region = place.country_code if place else None
-        if place is not None and region is None:
-            region = await asyncio.to_thread(country_near, place.latitude, place.longitude)
+        region = await _region(place)
         run = _Run(self.options, search, language, limit, region, progress)
+        async for business in self._browse(run, _each(cells)):
+            yield business
+
+    async def plan(self, query: DiscoveryQuery) -> list[dict[str, Any]]:
+        """The grid's cells as units (none when one search is enough or there is no place)."""
+        _, language, limit = self._search(query)
+        await self._refuse_during_cooldown()
+        side = int(query.options.get("grid") or grid.grid_side(limit, self.options.per_search))
+        if side < 2 or not query.location:
+            return []
+        place = await self.context.geocode(query.location, language=language)
+        if place is None:
+            return []
+        region = await _region(place)
+        log.info("maps_grid_planned", cells=side * side, limit=limit, geocoder=place.source)
+        return [{**msgspec.to_builtins(cell), "region": region} for cell in grid.cells(place, side)]
+
+    async def discover_units(
+        self, query: DiscoveryQuery, units: AsyncIterable[dict[str, Any]], progress: Progress
+    ) -> AsyncIterator[DiscoveredBusiness]:
+        """Yield each place found in the cells taken from ``units``, one browser for them all."""
+        search, language, limit = self._search(query)
+        await self._refuse_during_cooldown()
+        run = _Run(self.options, search, language, limit, None, progress, per_unit=True)
+
+        async def cells() -> AsyncIterator[grid.Cell | None]:
+            async for unit in units:
+                run.region = unit.get("region")
+                yield grid.Cell(unit["latitude"], unit["longitude"], unit["zoom"])
+
+        async for business in self._browse(run, cells()):
+            yield business
+
+    def _search(self, query: DiscoveryQuery) -> tuple[str, str, int]:
+        """The search text, its language and the most results wanted; errors for a bad query."""
+        search = " ".join(query.query.split())
+        if not search:
+            raise DiscoveryError("The search is empty; say what to look for (for example 'dentists').")
+        if query.max_results is not None and query.max_results < 1:
+            raise DiscoveryError("The maximum number of results must be at least 1.")
+        return search, query.language or self.options.language, query.max_results or self.options.per_search
+
+    async def _browse(
+        self, run: _Run, cells: AsyncIterable[grid.Cell | None]
+    ) -> AsyncIterator[DiscoveredBusiness]:
+        """Search ``cells`` in one browser, turning a rate limit and a browser failure into sentences."""
         try:
-            async with open_browser(self.options, language) as browser:
+            async with open_browser(self.options, run.language) as browser:
                 run.browser = browser
                 async for business in run.over(cells):
                     yield business
@@ -113,6 +154,18 @@ class MapsSearch:
                 "Google rate-limited the last search (its /sorry/ page), so outreach waits "
                 f"{int(remaining // 60) + 1} more minute(s) before searching Maps again."
             )
+
+
+async def _each(cells: list[grid.Cell | None]) -> AsyncIterator[grid.Cell | None]:
+    for cell in cells:
+        yield cell
+
+
+async def _region(place: GeoPlace | None) -> str | None:
+    """The country of ``place`` (a region bias for phone numbers), looked up when not known."""
+    if place is None or place.country_code is not None:
+        return place.country_code if place else None
+    return await asyncio.to_thread(country_near, place.latitude, place.longitude)
 
 
 #: Chromium's network errors that mean the server could not be reached at all.
@@ -145,6 +198,8 @@ class _Run:
         limit: int,
         region: str | None,
         progress: Progress,
+        *,
+        per_unit: bool = False,
     ) -> None:
         self.options = options
         self.search = search
@@ -155,6 +210,12 @@ class _Run:
         self.browser: BrowserContext
         self.seen: set[str] = set()
         self.yielded = 0
+        #: Whether totals count the cell in hand alone (each cell is a unit of a split job).
+        self.per_unit = per_unit
+        self._seen_before = 0
+
+    def _set_total(self) -> None:
+        self.progress.set_total(len(self.seen) - self._seen_before)
 
     def _new(self, results: list[PlaceResult]) -> list[PlaceResult]:
         """Results not seen in this run, up to what is still wanted."""
@@ -177,12 +238,18 @@ class _Run:
             self.progress.advance()
         return business
 
-    async def over(self, cells: list[grid.Cell | None]) -> AsyncIterator[DiscoveredBusiness]:
+    async def over(self, cells: AsyncIterable[grid.Cell | None]) -> AsyncIterator[DiscoveredBusiness]:
         """Search every cell in turn until enough places were found."""
         list_page = await self.browser.new_page()
-        for cell in cells:
-            if self.yielded >= self.limit or self.progress.cancelled:
+        remaining = aiter(cells)
+        # Enough is checked before the next cell is taken: taking a unit claims it.
+        while self.yielded < self.limit and not self.progress.cancelled:
+            try:
+                cell = await anext(remaining)
+            except StopAsyncIteration:
                 break
+            if self.per_unit:
+                self._seen_before = len(self.seen)
             if self.options.fast_path:
                 async for business in self._fast(list_page, cell):
                     yield business
@@ -201,7 +268,7 @@ class _Run:
                 continue
             feed = await scroll_feed(list_page, self.limit - self.yielded + len(self.seen), self.options)
             cards = self._new(parse_cards(feed))
-            self.progress.set_total(len(self.seen))
+            self._set_total()
             async for business in self._details(cards):
                 yield business
 
@@ -277,7 +344,7 @@ class _Run:
         log.info("maps_search_landed_on_place", by_url=is_place_url(page.url))
         result = await self._read_landing(page, url)
         for fresh in self._new([result]):
-            self.progress.set_total(len(self.seen))
+            self._set_total()
             business = self._business(fresh)
             if business is not None:
                 yield business

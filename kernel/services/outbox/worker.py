@@ -28,6 +28,7 @@ import structlog
 from ...models import Email, Sequence
 from ...states import EmailState
 from ...store.engine import write_transaction
+from ...store.notify import OUTBOX
 from ..slices import breathe
 from .delivery import deliver, first_up
 from .handover import HandoverLog
@@ -225,13 +226,16 @@ class OutboxWorker:
             await asyncio.wait_for(self._woken.wait(), timeout=seconds)
         self._woken.clear()
 
-    def wake(self) -> None:
-        """Start the next round now rather than after ``poll_seconds``: emails were just queued.
+    def wake(self, *, others: bool = True) -> None:
+        """Start the next round now rather than after ``poll_seconds``: emails were just queued
+        (call it after the commit).
 
-        A worker in this process sends them at once; one in another process finds them
-        at its next poll.
+        A worker in this process sends them at once; on PostgreSQL the workers of the other
+        processes are told too (``others``), elsewhere they find them at their next poll.
         """
         self._woken.set()
+        if others:
+            self._rt.signals.publish(OUTBOX)
 
     async def _apply(self, current: Plan, stats: RoundStats) -> list[Email]:
         rt, now = self._rt, current.now
