@@ -35,7 +35,7 @@ from .handover import HandoverLog
 from .holds import release_legal_holds
 from .ledger import Outcome, claim, pace_mailboxes, record, switch_sender
 from .paused_moves import move_from_paused
-from .planner import Decision, Plan, plan
+from .planner import Allowances, Decision, Plan, allowances, plan
 from .policy import retry_delay
 from .reconcile import LIVE_OWNERS, reconcile
 
@@ -43,6 +43,31 @@ if TYPE_CHECKING:
     from ...runtime import Runtime
 
 log = structlog.get_logger("outreach.outbox")
+
+
+def within_limits(decisions: list[Decision], limits: Allowances) -> list[Email]:
+    """The emails of ``decisions`` that the daily caps and the rate limit still allow now.
+
+    The plan counted what each mailbox had sent before this round's write transaction;
+    another process may have claimed since. Counted again inside the transaction (which
+    holds the store's write lock), the rest stay queued for the next round. A person's
+    send-now may skip a gap, never a cap or the rate limit, so only those two count here.
+    """
+    allowed = dict(limits.left)
+    room = limits.room
+    kept = []
+    for decision in decisions:
+        email = decision.email
+        if room is not None and room <= 0:
+            break
+        if email.mailbox in allowed:
+            if allowed[email.mailbox] <= 0:
+                continue
+            allowed[email.mailbox] -= 1
+        if room is not None:
+            room -= 1
+        kept.append(email)
+    return kept
 
 
 class RoundStats(msgspec.Struct, kw_only=True):
@@ -265,7 +290,11 @@ class OutboxWorker:
                 )
                 stats.deferred += int(updated)
             claimed = await claim(
-                rt, [d.email for d in current.of("send")], owner=self.owner, now=now, senders=senders
+                rt,
+                within_limits(current.of("send"), await allowances(rt, now)),
+                owner=self.owner,
+                now=now,
+                senders=senders,
             )
             await pace_mailboxes(claimed, current.next_send, now)
         for email, old, new in events:
