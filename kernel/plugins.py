@@ -11,6 +11,7 @@ out; the others keep working.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.metadata
 from collections.abc import Iterable
@@ -88,7 +89,9 @@ class PluginInfo(msgspec.Struct, kw_only=True):
     registered: dict[str, list[str]]
 
 
+@functools.cache
 def _version() -> str | None:
+    """The installed outreach's version (read once: parsing its metadata costs milliseconds)."""
     try:
         return importlib.metadata.version("outreach")
     except importlib.metadata.PackageNotFoundError:

@@ -35,9 +35,13 @@ AUSTIN = "30.2672,-97.7431"
 MAX_RESULTS, CELLS = 90, 9
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest) -> str | None:
-    """The store the workers share: a fresh PostgreSQL database, or the data dir's SQLite file."""
+    """The store the workers share: a fresh PostgreSQL database, or the data dir's SQLite file.
+
+    Each test names its engine (an indirect parameter): both engines are covered without
+    running every multi-process test twice.
+    """
     return request.getfixturevalue("postgres_url") if request.param == "postgres" else None
 
 
@@ -123,6 +127,7 @@ async def assert_leads_are_one_per_place(job, maps: MapsFixture) -> None:  # typ
     assert stored == job.counters["found"]
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_two_workers_share_the_cells_of_one_discovery(tmp_path, maps, database_url) -> None:
     config = write_config(tmp_path, maps, database_url)
     rt = await Runtime.open(load_settings(config), load_entry_points=False)
@@ -154,6 +159,7 @@ async def test_two_workers_share_the_cells_of_one_discovery(tmp_path, maps, data
         await rt.close()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_cell_left_by_a_killed_worker_is_searched_by_the_other(tmp_path, maps, database_url) -> None:
     config = write_config(tmp_path, maps, database_url)
     rt = await Runtime.open(load_settings(config), load_entry_points=False)
@@ -192,6 +198,7 @@ async def held_by_helper(job_id: int) -> tuple[str, job_units.JobUnit]:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_cancelling_the_job_stops_every_worker_on_its_cells(tmp_path, maps, database_url) -> None:
     config = write_config(tmp_path, maps, database_url)
     rt = await Runtime.open(load_settings(config), load_entry_points=False)
