@@ -8,6 +8,9 @@ from outreach.kernel import DiscoveredBusiness
 from outreach.kernel.services.leads import LeadQuery
 from outreach.kernel.store.tables import LeadRow
 
+# SQLite searches through an FTS5 index, PostgreSQL through pg_trgm: both must agree.
+pytestmark = pytest.mark.both_engines
+
 
 async def _names(rt, **filters) -> list[str]:
     page = await rt.leads.list(LeadQuery(**filters, sort="business_name"))

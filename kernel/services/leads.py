@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from ..errors import ConcurrentUpdate, IllegalTransition, NotFound
 from ..identity import identity_key
 from ..models import EnrichmentRecord, Lead, Page
 from ..states import LEAD_MACHINE, REVIEW_UNDO_STATES, LeadState
-from ..store.engine import read_transaction, write_transaction
+from ..store.engine import is_postgres, read_transaction, write_transaction
 from ..store.mapping import lead_columns, lead_from_row
 from ..store.tables import EmailRow, LeadRow
 from . import audit, lead_bulk, lead_enrichment, lead_tags
@@ -151,10 +152,16 @@ class LeadService:
         """
         query = query or LeadQuery()
         select, count = self.page_queries(query, brief=brief)
-        async with read_transaction():
-            rows = await select
-            total = await count
+        if is_postgres():
+            # Each statement reads its own snapshot on PostgreSQL (READ COMMITTED), inside a
+            # transaction or not: the page and its count run at once on two connections.
+            rows, total = await asyncio.gather(select.run(), count.run())
             items = await self.with_tags([self._lead(r) for r in rows])
+        else:
+            async with read_transaction():
+                rows = await select
+                total = await count
+                items = await self.with_tags([self._lead(r) for r in rows])
         page, per_page = max(1, min(query.page, 1_000_000)), max(1, min(query.per_page, 500))
         return Page(items=items, total=total, page=page, per_page=per_page)
 
