@@ -53,11 +53,16 @@ def data_dir(tmp_path: Path) -> Path:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run the tests of a module marked ``both_engines`` on SQLite and on PostgreSQL.
 
-    A test marked ``sqlite_only`` (it reads SQLite's own files or pragmas) runs once.
+    A test marked ``sqlite_only`` (it reads SQLite's own files or pragmas) runs once, and
+    one marked ``postgres_only`` (PostgreSQL's own locks or views) runs on PostgreSQL only.
     """
     marked = metafunc.definition.get_closest_marker("both_engines")
     only = metafunc.definition.get_closest_marker("sqlite_only")
-    if marked and not only and "store_engine" in metafunc.fixturenames:
+    if "store_engine" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("postgres_only"):
+        metafunc.parametrize("store_engine", ["postgres"], indirect=True)
+    elif marked and not only:
         metafunc.parametrize("store_engine", ["sqlite", "postgres"], indirect=True)
 
 

@@ -216,6 +216,44 @@ async def test_write_transactions_run_one_at_a_time_and_reads_do_not_wait(runtim
     assert order == ["first in", "first out", "second in"]  # ...until the first had ended
 
 
+@pytest.mark.postgres_only
+async def test_a_writer_cancelled_while_it_waits_leaves_nothing_open(runtime) -> None:
+    # A task cancelled while it waits for the write lock (a worker stopping, a flush task
+    # ended) must give its connection back: left in an open transaction, it could hold the
+    # lock for good, and every writer of every process would wait behind it.
+    engine = LeadRow._meta.db
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        async with write_transaction():
+            await LeadRow.count()
+            entered.set()
+            await release.wait()
+
+    async def waiter() -> None:
+        async with write_transaction():
+            await LeadRow.count()
+
+    holding = asyncio.create_task(holder())
+    await entered.wait()
+    waiting = asyncio.create_task(waiter())
+    await asyncio.sleep(0.3)  # the waiter is inside its BEGIN, waiting for the lock
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    release.set()
+    await holding
+    open_transactions = await LeadRow.raw(
+        "SELECT count(*) AS n FROM pg_stat_activity "
+        "WHERE datname = current_database() AND state LIKE 'idle in transaction%'"
+    )
+    leaked = engine.pool.get_size() - engine.pool.get_idle_size()
+    if leaked:
+        engine.pool.terminate()  # else closing the store would wait for the lost connection for ever
+    assert leaked == 0
+    assert open_transactions[0]["n"] == 0
+
+
 async def test_update_rows_sets_each_rows_values_where_its_columns_match(runtime) -> None:
     from outreach.kernel.store.bulk import update_rows
 

@@ -11,6 +11,7 @@ own, as the file lock does for SQLite.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -86,7 +87,22 @@ def make_postgres_engine(url: str, password: str | None = None, pool_size: int =
 
         async def begin(self) -> None:
             await super().begin()
-            await self.connection.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+            try:
+                await self.connection.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+            except BaseException:
+                # __aexit__ does not run when __aenter__ fails. A wait cancelled here (a
+                # task stopped while it queued for the lock) would keep the connection
+                # out of the pool in an open transaction: holding the lock if it was
+                # granted as the wait ended, and making the pool's close wait for ever.
+                # Releasing rolls the transaction back (asyncpg resets the connection).
+                await asyncio.shield(self._give_back())
+                raise
+
+        async def _give_back(self) -> None:
+            if self.engine.pool is not None:
+                await self.engine.pool.release(self.connection)
+            else:
+                await self.connection.close()
 
     class PooledPostgresEngine(PostgresEngine):
         """Piccolo's PostgreSQL engine with the store's interface (``close_pool``, write transactions)."""
