@@ -108,8 +108,8 @@ async def finished(rt: Runtime, job_id: int):  # type: ignore[no-untyped-def]
     return job
 
 
-async def submit(rt: Runtime) -> int:
-    query = DiscoveryQuery(query="plumbers", location=AUSTIN, max_results=MAX_RESULTS)
+async def submit(rt: Runtime, max_results: int = MAX_RESULTS) -> int:
+    query = DiscoveryQuery(query="plumbers", location=AUSTIN, max_results=max_results)
     return (await submit_discovery(rt, "google_maps", query, actor="test")).id
 
 
@@ -153,6 +153,27 @@ async def test_two_workers_share_the_cells_of_one_discovery(tmp_path, maps, data
         assert job.progress_done == sum(unit.done for unit in units) == job.counters["found"]
         assert job.progress_total == sum(unit.total or 0 for unit in units)
         assert job.result["created"] == job.counters["created"]
+    finally:
+        for process in workers:
+            await stop(process)
+        await rt.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_workers_stop_mid_cell_when_the_job_has_its_results(tmp_path, maps, database_url) -> None:
+    config = write_config(tmp_path, maps, database_url)
+    rt = await Runtime.open(load_settings(config), load_entry_points=False)
+    workers = [await start_worker(config, f"worker{i}") for i in range(2)]
+    try:
+        # 30 results at 10 a search: four cells, two searched at once.
+        job = await finished(rt, await submit(rt, max_results=30))
+        assert job.state == "succeeded", job.error
+        units = await job_units.units_of(job.id)
+        assert len({unit.owner for unit in units if unit.owner}) == 2
+        stored = sum(job.counters.get(name, 0) for name in ("created", "updated", "unchanged"))
+        # Each worker may store what the other wrote in its last second (about a place), not a cell.
+        assert 30 <= stored <= 30 + len(workers), job.counters
+        assert await LeadRow.count() == job.counters["created"]
     finally:
         for process in workers:
             await stop(process)
@@ -211,7 +232,7 @@ async def test_cancelling_the_job_stops_every_worker_on_its_cells(tmp_path, maps
         assert job.state == "cancelled"
         deadline = time.monotonic() + 30
         while "running" in (states := Counter(u.state for u in await job_units.units_of(job_id))):
-            assert time.monotonic() < deadline, f"cells still searched after the cancel: {states}"
+            assert time.monotonic() < deadline, f"cells still searched after the cancel: {states} {await job_units.units_of(job_id)} {[owner_of(w) for w in workers]}"
             await asyncio.sleep(0.2)
         assert states["skipped"] >= 2  # the cells in hand and those never started
         assert set(states) <= {"done", "skipped"}
