@@ -51,6 +51,20 @@ def maps():
         yield server
 
 
+@pytest.fixture
+async def grid(tmp_path: Path, maps: MapsFixture, database_url: str | None):  # type: ignore[no-untyped-def]
+    """The test's runtime and two ``outreach worker`` processes on one store, stopped after the test."""
+    config = write_config(tmp_path, maps, database_url)
+    rt = await Runtime.open(load_settings(config), load_entry_points=False)
+    workers = [await start_worker(config, f"worker{i}") for i in range(2)]
+    try:
+        yield rt, workers
+    finally:
+        for process in workers:
+            await stop(process)
+        await rt.close()
+
+
 def write_config(tmp_path: Path, maps: MapsFixture, url: str | None) -> Path:
     database = f'\n[database]\nurl = "{url}"\n' if url else ""
     config = tmp_path / "outreach.toml"
@@ -128,83 +142,62 @@ async def assert_leads_are_one_per_place(job, maps: MapsFixture) -> None:  # typ
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-async def test_two_workers_share_the_cells_of_one_discovery(tmp_path, maps, database_url) -> None:
-    config = write_config(tmp_path, maps, database_url)
-    rt = await Runtime.open(load_settings(config), load_entry_points=False)
-    workers = [await start_worker(config, f"worker{i}") for i in range(2)]
-    try:
-        job = await finished(rt, await submit(rt))
-        assert job.state == "succeeded", job.error
-        units = await job_units.units_of(job.id)
-        # Both processes searched cells; every cell once.
-        assert {unit.owner for unit in units} == {owner_of(w) for w in workers}
-        assert len(units) == CELLS
-        assert [unit.state for unit in units] == ["done"] * CELLS
-        assert [unit.attempts for unit in units] == [1] * CELLS
-        assert maps.hits["search"] == CELLS
-        await assert_leads_are_one_per_place(job, maps)
-        # Overlapping cells listed places twice: the duplicates became updates, not leads.
-        assert len(maps.cards_served) > len(set(maps.cards_served))
-        # The job's progress is the sum of its cells'.
-        added: Counter[str] = Counter()
-        for unit in units:
-            added.update(unit.counters)
-        assert job.counters == dict(added)
-        assert job.progress_done == sum(unit.done for unit in units) == job.counters["found"]
-        assert job.progress_total == sum(unit.total or 0 for unit in units)
-        assert job.result["created"] == job.counters["created"]
-    finally:
-        for process in workers:
-            await stop(process)
-        await rt.close()
+async def test_two_workers_share_the_cells_of_one_discovery(grid, maps) -> None:
+    rt, workers = grid
+    job = await finished(rt, await submit(rt))
+    assert job.state == "succeeded", job.error
+    units = await job_units.units_of(job.id)
+    # Both processes searched cells; every cell once.
+    assert {unit.owner for unit in units} == {owner_of(w) for w in workers}
+    assert len(units) == CELLS
+    assert [unit.state for unit in units] == ["done"] * CELLS
+    assert [unit.attempts for unit in units] == [1] * CELLS
+    assert maps.hits["search"] == CELLS
+    await assert_leads_are_one_per_place(job, maps)
+    # Overlapping cells listed places twice: the duplicates became updates, not leads.
+    assert len(maps.cards_served) > len(set(maps.cards_served))
+    # The job's progress is the sum of its cells'.
+    added: Counter[str] = Counter()
+    for unit in units:
+        added.update(unit.counters)
+    assert job.counters == dict(added)
+    assert job.progress_done == sum(unit.done for unit in units) == job.counters["found"]
+    assert job.progress_total == sum(unit.total or 0 for unit in units)
+    assert job.result["created"] == job.counters["created"]
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-async def test_workers_stop_mid_cell_when_the_job_has_its_results(tmp_path, maps, database_url) -> None:
-    config = write_config(tmp_path, maps, database_url)
-    rt = await Runtime.open(load_settings(config), load_entry_points=False)
-    workers = [await start_worker(config, f"worker{i}") for i in range(2)]
-    try:
-        # 30 results at 10 a search: four cells, two searched at once.
-        job = await finished(rt, await submit(rt, max_results=30))
-        assert job.state == "succeeded", job.error
-        units = await job_units.units_of(job.id)
-        assert len({unit.owner for unit in units if unit.owner}) == 2
-        stored = sum(job.counters.get(name, 0) for name in ("created", "updated", "unchanged"))
-        # Each worker may store what the other wrote in its last second (about a place), not a cell.
-        assert 30 <= stored <= 30 + len(workers), job.counters
-        assert await LeadRow.count() == job.counters["created"]
-    finally:
-        for process in workers:
-            await stop(process)
-        await rt.close()
+async def test_workers_stop_mid_cell_when_the_job_has_its_results(grid, maps) -> None:
+    rt, workers = grid
+    # 30 results at 10 a search: four cells, two searched at once.
+    job = await finished(rt, await submit(rt, max_results=30))
+    assert job.state == "succeeded", job.error
+    units = await job_units.units_of(job.id)
+    assert len({unit.owner for unit in units if unit.owner}) == 2
+    stored = sum(job.counters.get(name, 0) for name in ("created", "updated", "unchanged"))
+    # Each worker may store what the other wrote in its last second (about a place), not a cell.
+    assert 30 <= stored <= 30 + len(workers), job.counters
+    assert await LeadRow.count() == job.counters["created"]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_a_cell_left_by_a_killed_worker_is_searched_by_the_other(tmp_path, maps, database_url) -> None:
-    config = write_config(tmp_path, maps, database_url)
-    rt = await Runtime.open(load_settings(config), load_entry_points=False)
-    workers = [await start_worker(config, f"worker{i}") for i in range(2)]
-    try:
-        job_id = await submit(rt)
-        # Wait for the helper (the worker that does not run the job) to hold a cell, then kill it.
-        job_owner, cell = await held_by_helper(job_id)
-        (victim,) = [w for w in workers if owner_of(w) == cell.owner]
-        victim.send_signal(signal.SIGKILL)
-        await asyncio.wait_for(victim.wait(), timeout=30)
+async def test_a_cell_left_by_a_killed_worker_is_searched_by_the_other(grid, maps) -> None:
+    rt, workers = grid
+    job_id = await submit(rt)
+    # Wait for the helper (the worker that does not run the job) to hold a cell, then kill it.
+    job_owner, cell = await held_by_helper(job_id)
+    (victim,) = [w for w in workers if owner_of(w) == cell.owner]
+    victim.send_signal(signal.SIGKILL)
+    await asyncio.wait_for(victim.wait(), timeout=30)
 
-        job = await finished(rt, job_id)
-        assert job.state == "succeeded", job.error
-        units = await job_units.units_of(job_id)
-        assert [unit.state for unit in units] == ["done"] * CELLS
-        taken_again = next(unit for unit in units if unit.id == cell.id)
-        assert taken_again.attempts == 2
-        assert taken_again.owner == job_owner
-        await assert_leads_are_one_per_place(job, maps)
-    finally:
-        for process in workers:
-            await stop(process)
-        await rt.close()
+    job = await finished(rt, job_id)
+    assert job.state == "succeeded", job.error
+    units = await job_units.units_of(job_id)
+    assert [unit.state for unit in units] == ["done"] * CELLS
+    taken_again = next(unit for unit in units if unit.id == cell.id)
+    assert taken_again.attempts == 2
+    assert taken_again.owner == job_owner
+    await assert_leads_are_one_per_place(job, maps)
 
 
 async def held_by_helper(job_id: int) -> tuple[str, job_units.JobUnit]:
@@ -220,30 +213,23 @@ async def held_by_helper(job_id: int) -> tuple[str, job_units.JobUnit]:
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-async def test_cancelling_the_job_stops_every_worker_on_its_cells(tmp_path, maps, database_url) -> None:
-    config = write_config(tmp_path, maps, database_url)
-    rt = await Runtime.open(load_settings(config), load_entry_points=False)
-    workers = [await start_worker(config, f"worker{i}") for i in range(2)]
-    try:
-        job_id = await submit(rt)
-        await held_by_helper(job_id)
-        await rt.jobs.request_cancel(job_id, actor="test")
-        job = await finished(rt, job_id)
-        assert job.state == "cancelled"
-        deadline = time.monotonic() + 30
-        while "running" in (states := Counter(u.state for u in await job_units.units_of(job_id))):
-            assert time.monotonic() < deadline, f"cells still searched after the cancel: {states} {await job_units.units_of(job_id)} {[owner_of(w) for w in workers]}"
-            await asyncio.sleep(0.2)
-        assert states["skipped"] >= 2  # the cells in hand and those never started
-        assert set(states) <= {"done", "skipped"}
-        searches = maps.hits["search"]
-        await asyncio.sleep(2)
-        assert maps.hits["search"] == searches < CELLS
-        assert all(w.returncode is None for w in workers)  # both workers live on
-    finally:
-        for process in workers:
-            await stop(process)
-        await rt.close()
+async def test_cancelling_the_job_stops_every_worker_on_its_cells(grid, maps) -> None:
+    rt, workers = grid
+    job_id = await submit(rt)
+    await held_by_helper(job_id)
+    await rt.jobs.request_cancel(job_id, actor="test")
+    job = await finished(rt, job_id)
+    assert job.state == "cancelled"
+    deadline = time.monotonic() + 30
+    while "running" in (states := Counter(u.state for u in await job_units.units_of(job_id))):
+        assert time.monotonic() < deadline, f"cells still searched after the cancel: {states}"
+        await asyncio.sleep(0.2)
+    assert states["skipped"] >= 2  # the cells in hand and those never started
+    assert set(states) <= {"done", "skipped"}
+    searches = maps.hits["search"]
+    await asyncio.sleep(2)
+    assert maps.hits["search"] == searches < CELLS
+    assert all(w.returncode is None for w in workers)  # both workers live on
 
 
 async def test_a_unit_whose_heartbeat_stopped_is_claimed_again(make_runtime, settings) -> None:

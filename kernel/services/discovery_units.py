@@ -170,7 +170,7 @@ async def run_units(
         total = await mirror()
         for name in OUTCOMES:
             outcomes[name] += total.counters.get(name, 0)
-        entry["found"] += sum(total.counters.get(name, 0) for name in OUTCOMES)
+        entry["found"] += _stored(total.counters)
     if total.errors and total.states.get(job_units.UnitState.FAILED) == sum(total.states.values()):
         raise DiscoveryError(total.errors[0])
     for error in total.errors:
