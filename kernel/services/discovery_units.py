@@ -36,22 +36,19 @@ WAIT_INTERVAL = 0.5
 async def _store(
     rt: Runtime, source: SplittableSource, query: DiscoveryQuery, work: job_units.UnitWork
 ) -> None:
-    """Store what the source finds in the units this process claims, until the job has ``max_results``.
-
-    The job's total is asked after every stored place, not only between units: with
-    several workers each searching a cell, stopping at the end of a cell would pass
-    ``max_results`` by about a cell per worker (:func:`_job_stored`).
-    """
+    """Store what the source finds in the units this process claims, at most ``max_results``."""
     businesses = source.discover_units(query, work, work)
+    stored = 0
     try:
         async for business in businesses:
             lead, outcome = await rt.leads.upsert_discovered(business, source.name)
             work.count(outcome)
+            stored += 1
             log.debug(
                 "lead_discovered", lead_id=lead.id, job_id=work.job_id, outcome=outcome, source=source.name
             )
             work.check()
-            if query.max_results is not None and await _job_stored(work) >= query.max_results:
+            if query.max_results is not None and stored >= query.max_results:
                 break
     finally:
         # Closing the generator lets a source shut its browser when the work stops early.
@@ -60,28 +57,14 @@ async def _store(
             await close()
 
 
-async def _job_stored(work: job_units.UnitWork) -> int:
-    """Places the job's units stored so far, this unit's count written first so others see it.
-
-    One write and one read per stored place: a place from Maps takes about a second to
-    read, and the workers then pass ``max_results`` at most by the places stored at the
-    same instant (one per worker), not by a cell each.
-    """
-    await work.flush()
-    return _stored((await job_units.summary(work.job_id)).counters)
-
-
-def _stored(counters: dict[str, int]) -> int:
-    return sum(counters.get(name, 0) for name in OUTCOMES)
-
-
 def _enough(job_id: int, wanted: int | None):  # type: ignore[no-untyped-def]
     """Whether the job's units together stored ``wanted`` results (asked before each claim)."""
 
     async def enough() -> bool:
         if wanted is None:
             return False
-        return _stored((await job_units.summary(job_id)).counters) >= wanted
+        counters = (await job_units.summary(job_id)).counters
+        return sum(counters.get(name, 0) for name in OUTCOMES) >= wanted
 
     return enough
 
@@ -145,8 +128,6 @@ async def run_units(
             if progress.cancelled or await enough():
                 if not progress.interrupted:
                     await job_units.skip_queued(job.id)
-                if not progress.cancelled:
-                    await _wait_for_held_units(job.id, progress)
                 break
             # Claimed before the source starts, so that no browser opens for nothing.
             first = await job_units.claim(owner, job_id=job.id)
@@ -170,25 +151,11 @@ async def run_units(
         total = await mirror()
         for name in OUTCOMES:
             outcomes[name] += total.counters.get(name, 0)
-        entry["found"] += _stored(total.counters)
+        entry["found"] += sum(total.counters.get(name, 0) for name in OUTCOMES)
     if total.errors and total.states.get(job_units.UnitState.FAILED) == sum(total.states.values()):
         raise DiscoveryError(total.errors[0])
     for error in total.errors:
         log.warning("discovery_unit_failed", job_id=job.id, reason=error)
-
-
-async def _wait_for_held_units(job_id: int, progress: JobProgress) -> None:
-    """Wait until no other worker holds a unit of the job, so that the job's sum holds every place.
-
-    A worker stops its unit at the next place it stores once the job has enough; a unit
-    whose worker died is queued again by :func:`job_units.requeue_orphans`, then skipped.
-    """
-    while not progress.cancelled:
-        await job_units.requeue_orphans(job_id)
-        await job_units.skip_queued(job_id)
-        if not (await job_units.summary(job_id)).states.get(job_units.UnitState.RUNNING):
-            return
-        await asyncio.sleep(WAIT_INTERVAL)
 
 
 async def run_share(rt: Runtime, job: Job, work: job_units.UnitWork) -> None:
