@@ -86,15 +86,15 @@ def make_postgres_engine(url: str, password: str | None = None, pool_size: int =
         """A transaction that holds the write lock from its first statement to its end."""
 
         async def begin(self) -> None:
-            await super().begin()
             try:
+                await super().begin()
                 await self.connection.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
             except BaseException:
-                # __aexit__ does not run when __aenter__ fails. A wait cancelled here (a
-                # task stopped while it queued for the lock) would keep the connection
-                # out of the pool in an open transaction: holding the lock if it was
-                # granted as the wait ended, and making the pool's close wait for ever.
-                # Releasing rolls the transaction back (asyncpg resets the connection).
+                # __aexit__ does not run when __aenter__ fails. A BEGIN or a lock wait
+                # cancelled here (a task stopped while it queued for the lock) would keep
+                # the connection out of the pool in an open transaction: holding the lock
+                # if it was granted as the wait ended, and making the pool's close wait for
+                # ever. Releasing rolls the transaction back (asyncpg resets the connection).
                 await asyncio.shield(self._give_back())
                 raise
 
